@@ -1,0 +1,62 @@
+"""Command line: ``napari-styletransfer SUBCOMMAND ...``.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and a
+``run(args) -> int`` function. Expected errors (:class:`StyleTransferError`)
+print one line on stderr and exit with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import StyleTransferError
+
+SUBCOMMANDS = ("stylize", "demo", "segment", "presets")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="napari-styletransfer",
+        description="Neural style transfer for images and stacks (the napari plugin's CLI).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = _subcommand(name)
+        if module is not None:
+            sub = module.add_parser(subparsers)
+            sub.set_defaults(_run=module.run)
+    return parser
+
+
+def _subcommand(name: str):
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        # a subcommand whose module is not written yet is simply not offered
+        if error.name == f"{__name__}.{name}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except StyleTransferError as error:
+        print(f"napari-styletransfer: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("napari-styletransfer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
