@@ -1,0 +1,166 @@
+"""Running the shipped subject UNet on arrays of any size, type and channel count."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..devices import out_of_memory_as_error, resolve_device
+from ..errors import StyleTransferError
+from .model import SubjectUNet, build_model, load_checkpoint
+
+MIN_SIDE = 8
+_LOAD_LOCK = threading.Lock()
+
+
+def image_to_rgb_float(image: np.ndarray) -> np.ndarray:
+    """Turn a 2-D image (gray, RGB or RGBA; integer or float) into RGB float32 in [0, 1].
+
+    uint8 is divided by 255. Other integer types and floats outside [0, 1] are
+    stretched between their minimum and maximum, because 12- and 16-bit data
+    rarely use the full range of their type. Alpha is ignored.
+
+    Raises
+    ------
+    StyleTransferError
+        For anything that is not one 2-D image with 1, 3 or 4 channels, for
+        non-numeric data, non-finite values, or an image smaller than 8×8.
+    """
+    array = np.asarray(image)
+    if array.dtype == bool or array.dtype.kind not in "uif":
+        raise StyleTransferError(
+            f"Cannot segment an image of type {array.dtype}: use integers or floats."
+        )
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        array = array[..., :3]
+    elif array.ndim != 2:
+        raise StyleTransferError(
+            f"Cannot segment an array of shape {array.shape}: expected one 2-D image "
+            "(H×W, H×W×3 or H×W×4). For a stack, segment each slice."
+        )
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise StyleTransferError(
+            f"The image is too small to segment ({array.shape[0]}×{array.shape[1]}): "
+            f"both sides must be at least {MIN_SIDE} pixels."
+        )
+    if array.dtype == np.uint8:
+        rgb = array.astype(np.float32) / 255.0
+    else:
+        rgb = array.astype(np.float32)
+        if not np.isfinite(rgb).all():
+            raise StyleTransferError("The image contains NaN or infinite values.")
+        low, high = float(rgb.min()), float(rgb.max())
+        if array.dtype.kind != "f" or low < 0.0 or high > 1.0:
+            rgb = (rgb - low) / (high - low) if high > low else np.zeros_like(rgb)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    elif rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    return np.ascontiguousarray(rgb)
+
+
+@lru_cache(maxsize=4)
+def _model_on(device_name: str) -> SubjectUNet:
+    return build_model(load_checkpoint()).to(torch.device(device_name))
+
+
+def get_model(device: str | torch.device = "auto") -> SubjectUNet:
+    """The shipped model on a device, loaded once per device and then cached."""
+    device = resolve_device(device)
+    with _LOAD_LOCK:  # the widget's worker thread and the main thread may race here
+        return _model_on(str(device))
+
+
+def subject_probability(
+    image: np.ndarray, *, device: str | torch.device = "auto", model: SubjectUNet | None = None
+) -> np.ndarray:
+    """Per-pixel probability that a pixel belongs to the photo's main subject.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 8×8.
+    device : str or torch.device
+        "auto", "cpu", "cuda", "cuda:N" or "mps".
+    model : SubjectUNet, optional
+        Another trained model (tests, training); the shipped one by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, H×W, values in [0, 1].
+
+    Raises
+    ------
+    StyleTransferError
+        For bad input, missing weights, an unavailable device or running out of GPU memory.
+    """
+    rgb = image_to_rgb_float(image)
+    torch_device = resolve_device(device)
+    net = model if model is not None else get_model(torch_device)
+    height, width = rgb.shape[:2]
+    with out_of_memory_as_error(torch_device), torch.inference_mode():
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(torch_device)
+        x = resize(x, net.input_size)
+        probability = torch.sigmoid(net(x).float())
+        # bilinear upsampling of the probability gives smooth, sub-cell mask edges
+        probability = F.interpolate(
+            probability, size=(height, width), mode="bilinear", align_corners=False
+        )
+        return probability[0, 0].clamp_(0, 1).cpu().numpy().astype(np.float32)
+
+
+def segment_subject(
+    image: np.ndarray, *, threshold: float = 0.5, device: str | torch.device = "auto"
+) -> np.ndarray:
+    """Find the main subject of a photo with the bundled UNet.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 8×8.
+    threshold : float
+        Probability above which a pixel counts as subject, between 0 and 1.
+    device : str or torch.device
+        "auto", "cpu", "cuda", "cuda:N" or "mps".
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, H×W: True on the subject.
+
+    Raises
+    ------
+    StyleTransferError
+        For bad input, a threshold outside [0, 1], or an unavailable device.
+
+    Examples
+    --------
+    >>> from napari_styletransfer import load_sample, segment_subject
+    >>> mask = segment_subject(load_sample("chelsea"))  # doctest: +SKIP
+    """
+    threshold = check_threshold(threshold)
+    return subject_probability(image, device=device) > threshold
+
+
+def check_threshold(threshold: float) -> float:
+    """Validate a probability threshold and return it as a float."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise StyleTransferError(f"The threshold must be a number, got {threshold!r}.") from None
+    if not 0.0 <= value <= 1.0:
+        raise StyleTransferError(f"The threshold must be between 0 and 1, got {value}.")
+    return value
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize an (N, C, H, W) batch to size×size, antialiased when shrinking."""
+    shrinking = x.shape[-1] > size or x.shape[-2] > size
+    return F.interpolate(
+        x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+    )
