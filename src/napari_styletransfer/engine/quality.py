@@ -1,0 +1,234 @@
+"""Quality mode: Gatys et al. optimisation on VGG19, coarse to fine.
+
+Works on float32 RGB arrays in [0, 1] at the working size; the public API
+(:mod:`napari_styletransfer.engine.api`) handles formats, masks and colours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Generator, Sequence
+
+import numpy as np
+import torch
+
+from .arrays import resize, to_numpy, to_tensor
+from .losses import content_loss, gram, keep_loss, style_loss, total_variation
+from .options import Settings
+from .progress import Progress
+from .pyramid import Level, plan_levels
+from .vgg import VGG19Features, load_vgg19
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for a precision choice ("auto": bf16 on CUDA, else fp32)."""
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class Objective:
+    """The loss to minimise at one pyramid level.
+
+    Targets (content features, blended style Grams) are computed once, here.
+    """
+
+    def __init__(
+        self,
+        vgg: VGG19Features,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        blend: Sequence[float],
+        region: torch.Tensor | None,
+        settings: Settings,
+        strength: float,
+        device: torch.device,
+    ) -> None:
+        self.vgg, self.settings, self.device = vgg, settings, device
+        self.content, self.region = content, region
+        self.style_weight = settings.style_weight * strength
+        self.layer_weights = settings.layer_weights()
+        self.layers = tuple(dict.fromkeys((*settings.content_layers, *settings.style_layers)))
+        with torch.no_grad():
+            self.content_targets = self._content_targets(content)
+            self.style_targets = self._style_targets(styles, blend)
+
+    def _features(self, image: torch.Tensor, layers: Sequence[str]) -> dict:
+        with autocast_for(self.device, self.settings.precision):
+            return self.vgg(image, layers)
+
+    def _content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self._features(content, self.settings.content_layers)
+        return {k: v.float() for k, v in feats.items()}
+
+    def _style_targets(self, styles, blend) -> dict[str, torch.Tensor]:
+        targets: dict[str, torch.Tensor] = {}
+        for style, weight in zip(styles, blend, strict=True):
+            feats = self._features(style, self.settings.style_layers)
+            for name in self.settings.style_layers:
+                targets[name] = targets.get(name, 0) + weight * gram(feats[name])
+        return targets
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and its parts for the current image (1×3×H×W, RGB in [0, 1])."""
+        s = self.settings
+        feats = self._features(image, self.layers)
+        parts = {
+            "content": s.content_weight * content_loss(feats, self.content_targets),
+            "style": self.style_weight
+            * style_loss(feats, self.style_targets, self.layer_weights, self.region),
+            "tv": s.tv_weight * total_variation(image),
+        }
+        if self.region is not None and s.keep_weight > 0:
+            parts["keep"] = s.keep_weight * keep_loss(image, self.content, 1.0 - self.region)
+        total = sum(parts.values())
+        return total, {k: float(v.detach()) for k, v in parts.items()} | {
+            "total": float(total.detach())
+        }
+
+
+def style_at_level(style: torch.Tensor, level: Level, scale: float) -> torch.Tensor:
+    """Resize a style image so its longer side is ``scale`` × the level's longer side."""
+    target = max(16, round(scale * max(level.size)))
+    height, width = style.shape[-2:]
+    factor = target / max(height, width)
+    size = (max(16, round(height * factor)), max(16, round(width * factor)))
+    return resize(style, size)
+
+
+def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optimizer:
+    """L-BFGS doing one function evaluation per ``step()`` (so we can yield between steps)."""
+    if settings.optimizer == "adam":
+        return torch.optim.Adam([image], lr=settings.step_size())
+    # tolerances off: the caller decides how many steps run, never a silent early stop
+    return torch.optim.LBFGS(
+        [image],
+        lr=settings.step_size(),
+        max_iter=1,
+        history_size=50,
+        tolerance_grad=-1.0,
+        tolerance_change=-1.0,
+    )
+
+
+def initial_image(
+    content: torch.Tensor, init: str | np.ndarray, seed: int, device: torch.device
+) -> torch.Tensor:
+    """The starting image at the first level: the content, seeded noise, or a given image."""
+    if isinstance(init, np.ndarray):
+        return resize(to_tensor(init, device), tuple(content.shape[-2:]))
+    if init == "noise":
+        generator = torch.Generator().manual_seed(seed)
+        noise = torch.rand(content.shape, generator=generator)
+        return noise.to(device)
+    return content.clone()
+
+
+def iter_optimise(
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    *,
+    blend: Sequence[float],
+    region: np.ndarray | None,
+    settings: Settings,
+    steps: int,
+    strength: float,
+    device: torch.device,
+    seed: int,
+    device_name: str,
+) -> Generator[Progress, None, np.ndarray]:
+    """Optimise an image coarse to fine; yield a :class:`Progress` after every step.
+
+    Parameters
+    ----------
+    content : numpy.ndarray
+        float32 H×W×3 in [0, 1] at the working size.
+    styles : sequence of numpy.ndarray
+        float32 RGB style images in [0, 1], any size.
+    blend : sequence of float
+        Style blend weights (summing to 1).
+    region : numpy.ndarray or None
+        float32 H×W weights at the working size: 1 where the style goes.
+    settings : Settings
+    steps : int
+        Total optimisation steps over all levels.
+    strength : float
+        Multiplies the style weight.
+    device : torch.device
+    seed : int
+    device_name : str
+        How the device is reported in progress.
+
+    Yields
+    ------
+    Progress
+        ``preview`` (every ``settings.preview_every`` steps and at each level's
+        end) is the current image, float32 at the level's size.
+
+    Returns
+    -------
+    numpy.ndarray
+        The result, float32 H×W×3 in [0, 1] at the working size.
+    """
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    vgg = load_vgg19(device, settings.pooling)
+    content_full = to_tensor(content, device)
+    style_tensors = [to_tensor(s, device) for s in styles]
+    region_full = None if region is None else torch.from_numpy(region)[None, None].to(device)
+    plan = plan_levels(content.shape[:2], steps, settings.pyramid_levels)
+    total_cost = sum(level.steps * level.pixels for level in plan)
+    done_steps, done_cost, image = 0, 0.0, None
+    for index, level in enumerate(plan):
+        level_content = resize(content_full, level.size)
+        level_region = None if region_full is None else resize(region_full, level.size)
+        level_styles = [style_at_level(s, level, settings.style_scale) for s in style_tensors]
+        objective = Objective(
+            vgg, level_content, level_styles, blend, level_region, settings, strength, device
+        )
+        if image is None:
+            image = initial_image(level_content, settings.init, seed, device)
+        else:
+            image = resize(image.detach(), level.size)
+        image = image.detach().contiguous().requires_grad_(True)
+        optimizer = make_optimizer(image, settings)
+        stage = f"level {index + 1}/{len(plan)} at {level.size[1]}×{level.size[0]}"
+        for step in range(level.steps):
+            losses = _one_step(optimizer, objective, image, settings)
+            done_steps += 1
+            done_cost += level.pixels
+            last = step == level.steps - 1
+            every = settings.preview_every
+            wants_preview = last or (every and done_steps % every == 0)
+            yield Progress(
+                step=done_steps,
+                total=steps,
+                fraction=done_cost / total_cost,
+                elapsed=time.perf_counter() - start,
+                device=device_name,
+                stage=stage,
+                losses=losses,
+                preview=to_numpy(image) if wants_preview else None,
+            )
+    return to_numpy(image)
+
+
+def _one_step(optimizer, objective: Objective, image: torch.Tensor, settings: Settings) -> dict:
+    losses: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        total, parts = objective(image)
+        total.backward()
+        losses.update(parts)
+        return total
+
+    optimizer.step(closure)
+    if settings.optimizer == "adam":
+        with torch.no_grad():
+            image.clamp_(0.0, 1.0)
+    return losses
