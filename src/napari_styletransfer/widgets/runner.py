@@ -1,0 +1,262 @@
+"""Run style-transfer jobs in a napari thread worker, off the GUI thread.
+
+A job is a list of frames (one picture, or the slices of a stack) stylised one
+after another with :func:`napari_styletransfer.iter_stylize`. The worker yields
+an :class:`Update` for every engine step and returns an :class:`Outcome`.
+
+Errors never escape the worker as exceptions: superqt's generator worker turns a
+``RuntimeError`` into a bare warning instead of its ``errored`` signal, so every
+failure is caught here and handed back in the outcome, where the widget can show
+it as a notification and tidy up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine.progress import Progress
+
+DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+
+
+@dataclass
+class Frame:
+    """One picture to stylise: its stack index, pixels and optional mask."""
+
+    index: tuple[int, ...]
+    content: np.ndarray
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class Job:
+    """Everything a run needs, with no reference to Qt or napari objects.
+
+    Attributes
+    ----------
+    frames : list of Frame
+        Pictures to stylise, in order.
+    style : object
+        The engine's ``style`` argument (array, bundled name or preset).
+    options : dict
+        Keyword arguments for ``iter_stylize`` (method, max_size, steps, …).
+    chain_frames : bool
+        Start each frame from the previous frame's result (``init=``), so a
+        time series does not flicker.
+    """
+
+    frames: list[Frame]
+    style: object
+    options: dict = field(default_factory=dict)
+    chain_frames: bool = True
+
+
+@dataclass
+class Update:
+    """A progress report for the whole job, wrapping the engine's report."""
+
+    frame: int
+    n_frames: int
+    index: tuple[int, ...]
+    progress: Progress
+    elapsed: float
+
+    @property
+    def fraction(self) -> float:
+        """Share of the whole job done, 0 to 1."""
+        return (self.frame + min(max(self.progress.fraction, 0.0), 1.0)) / self.n_frames
+
+    @property
+    def eta(self) -> float | None:
+        """Estimated seconds left for the whole job, or None when unknown yet."""
+        if self.fraction <= 0:
+            return None
+        return self.elapsed * (1.0 - self.fraction) / self.fraction
+
+
+@dataclass
+class Outcome:
+    """How a job ended.
+
+    Attributes
+    ----------
+    status : str
+        "done", "cancelled" or "failed".
+    results : dict
+        Finished frames by stack index (complete frames only).
+    seconds : float
+        Wall time of the job.
+    device : str
+        The device that ran it, as the engine reported it.
+    error : Exception or None
+        The failure, when status is "failed".
+    """
+
+    status: str
+    results: dict[tuple[int, ...], np.ndarray]
+    seconds: float
+    device: str = ""
+    error: Exception | None = None
+
+
+def preload_triton() -> None:
+    """Import triton (if installed) so that it binds to its own copy of LLVM.
+
+    torch imports triton the first time an optimiser is built. Inside napari,
+    the OpenGL driver (Mesa) has usually loaded its own LLVM by then, and
+    libtriton's LLVM symbols then resolve to Mesa's: the process segfaults
+    (seen here with torch 2.15 / triton 3.9 under Xvfb + llvmpipe). Loading
+    libtriton with RTLD_DEEPBIND keeps its symbols to itself. Call this on the
+    GUI thread before the first job; it costs ~0.2 s once.
+    """
+    if "triton" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
+        return
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+    try:
+        with contextlib.suppress(ImportError):
+            import triton  # noqa: F401
+    finally:
+        sys.setdlopenflags(flags)
+
+
+def _engine_iter_stylize():
+    # imported on first use: torch is heavy and napari imports widgets eagerly
+    from .. import iter_stylize
+
+    return iter_stylize
+
+
+def run_job(
+    job: Job, cancel: threading.Event, iter_stylize: Callable | None = None
+) -> Iterator[Update]:
+    """Stylise the job's frames, yielding an :class:`Update` per engine step.
+
+    Parameters
+    ----------
+    job : Job
+        What to do.
+    cancel : threading.Event
+        Checked after every engine step; when set, the engine's generator is
+        closed (in this thread, so it can release memory) and the job returns.
+    iter_stylize : callable, optional
+        The engine generator; defaults to :func:`napari_styletransfer.iter_stylize`.
+
+    Returns
+    -------
+    Outcome
+        As the generator's return value (the worker's ``returned`` signal).
+    """
+    start = time.perf_counter()
+    results: dict[tuple[int, ...], np.ndarray] = {}
+    device = ""
+
+    def outcome(status: str, error: Exception | None = None) -> Outcome:
+        return Outcome(status, results, time.perf_counter() - start, device, error)
+
+    try:
+        iter_stylize = iter_stylize or _engine_iter_stylize()
+        previous = None
+        for number, frame in enumerate(job.frames):
+            options = dict(job.options)
+            if job.chain_frames and previous is not None:
+                options["init"] = previous
+            steps = iter_stylize(frame.content, job.style, mask=frame.mask, **options)
+            try:
+                for progress in steps:
+                    device = progress.device or device
+                    if progress.done:
+                        results[frame.index] = previous = progress.result
+                    elapsed = time.perf_counter() - start
+                    yield Update(number, len(job.frames), frame.index, progress, elapsed)
+                    if cancel.is_set():
+                        return outcome(CANCELLED)
+            finally:
+                steps.close()
+    except Exception as error:  # handed to the GUI thread, see the module docstring
+        return outcome(FAILED, error)
+    return outcome(DONE)
+
+
+class RunningJob:
+    """A started job: its worker, and a way to cancel it.
+
+    Parameters
+    ----------
+    job : Job
+        What to run.
+    on_update : callable
+        Called on the GUI thread with each :class:`Update`.
+    on_finish : callable
+        Called on the GUI thread with the :class:`Outcome`, exactly once.
+    iter_stylize : callable, optional
+        Engine generator to use instead of the package's (for tests).
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        on_update: Callable[[Update], None],
+        on_finish: Callable[[Outcome], None],
+        iter_stylize: Callable | None = None,
+    ) -> None:
+        from napari.qt.threading import create_worker
+
+        preload_triton()
+        self._cancel = threading.Event()
+        self._started = time.perf_counter()
+        self._on_finish = on_finish
+        self.finished = False
+        self.worker = create_worker(run_job, job, self._cancel, iter_stylize, _start_thread=False)
+        self.worker.yielded.connect(on_update)
+        self.worker.returned.connect(self._finish)
+        # napari quits workers itself, e.g. when the window closes
+        self.worker.aborted.connect(self._finish_aborted)
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Ask the job to stop after the engine's current step."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._cancel.is_set()
+
+    def _finish(self, outcome: Outcome) -> None:
+        if not self.finished:
+            self.finished = True
+            self._on_finish(outcome)
+
+    def _finish_aborted(self) -> None:
+        self._finish(Outcome(CANCELLED, {}, time.perf_counter() - self._started))
+
+
+def call_in_thread(func: Callable, on_done: Callable, *args, **kwargs):
+    """Run ``func(*args, **kwargs)`` in a worker; ``on_done(value, error)`` on the GUI thread.
+
+    Returns
+    -------
+    napari.qt.threading.FunctionWorker
+        Keep a reference while it runs.
+    """
+    from napari.qt.threading import create_worker
+
+    def guarded():
+        try:
+            return func(*args, **kwargs), None
+        except Exception as error:  # reported on the GUI thread
+            return None, error
+
+    worker = create_worker(guarded, _start_thread=False)
+    worker.returned.connect(lambda pair: on_done(*pair))
+    worker.start()
+    return worker

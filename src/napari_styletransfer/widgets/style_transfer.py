@@ -1,0 +1,372 @@
+"""The "Style transfer" dock widget: choose inputs, run in a worker, watch the result appear.
+
+The widget wires the form (:mod:`.form`), the job builder (:mod:`.jobs`), the
+thread worker (:mod:`.runner`) and the output layer (:mod:`.output`) together;
+the engine itself knows nothing about napari.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import numpy as np
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from ..errors import StyleTransferError
+from .form import FAST, REGIONS, StyleTransferForm
+from .jobs import build_plan
+from .layers import content_layout, current_stack_index, output_geometry, read_frame
+from .output import OutputLayer
+from .runner import CANCELLED, DONE, FAILED, Outcome, RunningJob, Update, call_in_thread
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_STEPS = 1000
+# fast mode re-runs this long after the last change of strength, style or preset
+LIVE_DEBOUNCE_MS = 300
+SUBJECT_SUFFIX = " subject"
+
+
+def format_seconds(seconds: float) -> str:
+    """Say a duration the way people do: "8 s", "2 min 05 s"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def describe_error(error: BaseException) -> str:
+    """The notification text for a failed run: the plain message for expected errors."""
+    if isinstance(error, StyleTransferError):
+        return str(error)
+    return f"Style transfer failed unexpectedly ({type(error).__name__}: {error})."
+
+
+def _segment(image: np.ndarray) -> np.ndarray:
+    # looked up at call time so the segmentation model loads only when asked for
+    from .. import segment_subject
+
+    return np.asarray(segment_subject(image), dtype=bool)
+
+
+class StyleTransferWidget(QWidget):
+    """Dock widget that stylises an image layer with a painting or another layer.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer to read layers from and add results to.
+    """
+
+    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        # the engine generator; tests may swap in another
+        self.engine = None
+        self.form = StyleTransferForm(napari_viewer)
+        self._running: RunningJob | None = None
+        self._output: OutputLayer | None = None
+        self._segmenting = None
+        self._live_layer = None
+        self._live_content = None
+        self._live_pending = False
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
+        self._live_timer.timeout.connect(self._run_live)
+        self._build_layout()
+        self._connect_viewer()
+        self._connect_live_updates()
+        self._set_busy(False)
+
+    # --- layout ---
+
+    def _build_layout(self) -> None:
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.background_button = QPushButton("Stylise background")
+        self.subject_button = QPushButton("Stylise subject")
+        self.background_button.setToolTip("Find the subject, then stylise everything else")
+        self.subject_button.setToolTip("Find the subject, then stylise only the subject")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.background_button.clicked.connect(self.stylise_background)
+        self.subject_button.clicked.connect(self.stylise_subject)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.status_label = QLabel("Ready.")
+        self.status_label.setWordWrap(True)
+        self.device_label = QLabel(f"Device: {self.form.device.value}")
+
+        self.advanced = QCollapsible("Advanced")
+        self.advanced.addWidget(self.form.advanced.native)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form.native)
+        layout.addWidget(self.advanced)
+        layout.addLayout(_row(self.run_button, self.cancel_button))
+        layout.addLayout(_row(self.background_button, self.subject_button))
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.device_label)
+        layout.addStretch(1)
+
+    def _connect_viewer(self) -> None:
+        events = self.viewer.layers.events
+        events.inserted.connect(self._on_layer_inserted)
+        events.removed.connect(self.reset_choices)
+        events.moved.connect(self.reset_choices)
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self.reset_choices)
+        self.form.device.changed.connect(
+            lambda value: self.device_label.setText(f"Device: {value}")
+        )
+
+    def _on_layer_inserted(self, event) -> None:
+        event.value.events.name.connect(self.reset_choices)
+        self.reset_choices()
+
+    def reset_choices(self, *_) -> None:
+        """Refill the layer dropdowns (layers added, removed or renamed)."""
+        self.form.reset_choices()
+
+    # --- state ---
+
+    @property
+    def busy(self) -> bool:
+        """True while a style transfer or a segmentation runs."""
+        return self._running is not None or self._segmenting is not None
+
+    def _set_busy(self, busy: bool) -> None:
+        for button in (self.run_button, self.background_button, self.subject_button):
+            button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    # --- running ---
+
+    def run(self) -> bool:
+        """Start a style transfer with the current settings.
+
+        Returns
+        -------
+        bool
+            True when a job started; False when one is already running or the
+            settings are unusable (the reason is shown as a notification).
+        """
+        if self.busy:
+            return False
+        try:
+            plan = build_plan(self.form.settings(), self._data_position)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return False
+        output = OutputLayer.create(
+            self.viewer, plan.base_name, plan.initial, plan.stacked, plan.record, plan.layer_kwargs
+        )
+        self._start(plan, output)
+        return True
+
+    def _start(self, plan, output: OutputLayer) -> None:
+        self._output = output
+        self._live_layer = None
+        self.progress_bar.setValue(0)
+        n_frames = len(plan.job.frames)
+        self.status_label.setText(f"Starting ({n_frames} frame{'s' * (n_frames > 1)})…")
+        self._running = RunningJob(plan.job, self._on_update, self._on_finish, self.engine)
+        self._set_busy(True)
+
+    def _data_position(self, layer) -> np.ndarray:
+        return layer.world_to_data(self.viewer.dims.point)
+
+    def cancel(self) -> None:
+        """Stop the running job after the engine's current step."""
+        self._live_pending = False
+        if self._running is not None:
+            self._running.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("Cancelling…")
+
+    def _on_update(self, update: Update) -> None:
+        if self._output is not None:
+            self._output.show(update)
+        self.progress_bar.setValue(round(update.fraction * PROGRESS_STEPS))
+        self.status_label.setText(_progress_text(update))
+        if update.progress.device:
+            self.device_label.setText(f"Device: {update.progress.device}")
+
+    def _on_finish(self, outcome: Outcome) -> None:
+        output, self._output, self._running = self._output, None, None
+        self._set_busy(False)
+        superseded = outcome.status == CANCELLED and self._live_pending
+        if output is not None and not superseded:
+            output.settle(outcome, _final_record(outcome))
+        self._report(outcome)
+        if outcome.status == DONE and output is not None and output.record["method"] == "fast":
+            self._live_layer, self._live_content = output.layer, self.form.content.value
+        if self._live_pending:
+            self._live_pending = False
+            self._live_layer = output.layer if output is not None else None
+            self._run_live()
+
+    def _report(self, outcome: Outcome) -> None:
+        took = format_seconds(outcome.seconds)
+        if outcome.status == DONE:
+            self.progress_bar.setValue(PROGRESS_STEPS)
+            self.status_label.setText(f"Done in {took} on {outcome.device or 'the device'}.")
+        elif outcome.status == CANCELLED:
+            self.progress_bar.setValue(0)
+            self.status_label.setText(f"Cancelled after {took}.")
+        elif outcome.status == FAILED:
+            self.progress_bar.setValue(0)
+            self.status_label.setText("Failed.")
+            if not isinstance(outcome.error, StyleTransferError):
+                logger.error("style transfer failed", exc_info=outcome.error)
+            show_error(describe_error(outcome.error))
+
+    # --- fast mode: live updates ---
+
+    def _connect_live_updates(self) -> None:
+        form = self.form
+        for widget in (form.style_strength, form.style, form.quality, form.preserve_color):
+            widget.changed.connect(self._on_live_setting_changed)
+
+    def _on_live_setting_changed(self, *_) -> None:
+        if self.form.method.value == FAST and self._live_target() is not None:
+            self._live_timer.start()  # restarting the timer is the debounce
+
+    def _live_target(self):
+        layer = self._live_layer
+        if layer is None or layer not in self.viewer.layers:
+            return None
+        if self.form.content.value is not self._live_content:
+            return None
+        return layer
+
+    def _run_live(self) -> None:
+        """Re-run fast mode into the last fast output layer (after a settings change)."""
+        if self._running is not None:
+            self._live_pending = True
+            self._running.cancel()
+            return
+        layer = self._live_target()
+        if layer is None or self.busy or self.form.method.value != FAST:
+            return
+        try:
+            plan = build_plan(self.form.settings(), self._data_position)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return
+        if plan.stacked:
+            return  # live updates cover single pictures; stacks need Run
+        self._start(plan, OutputLayer.reuse(self.viewer, layer, plan.base_name, plan.record))
+
+    # --- subject / background (segmentation) ---
+
+    def stylise_background(self) -> bool:
+        """Find the subject of the content, then stylise everything but the subject."""
+        return self._stylise_around_subject("outside")
+
+    def stylise_subject(self) -> bool:
+        """Find the subject of the content, then stylise only the subject."""
+        return self._stylise_around_subject("inside")
+
+    def _stylise_around_subject(self, region: str) -> bool:
+        content = self.form.content.value
+        if self.busy:
+            return False
+        if content is None:
+            show_error("Choose a content image layer first.")
+            return False
+        existing = self._subject_layer(content)
+        if existing is not None:
+            # the user may have corrected this mask by painting: use it as it is
+            return self._run_with_subject(existing, region)
+        try:
+            layout = content_layout(content)
+            index = current_stack_index(layout, self._data_position(content))
+            image = read_frame(content.data, index)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return False
+        self.status_label.setText("Finding the subject…")
+        done = partial(self._on_segmented, content, region)
+        self._segmenting = call_in_thread(_segment, done, image)
+        self._set_busy(True)
+        return True
+
+    def _subject_layer(self, content):
+        name = f"{content.name}{SUBJECT_SUFFIX}"
+        for layer in self.viewer.layers:
+            if layer.name == name and type(layer).__name__ == "Labels":
+                return layer
+        return None
+
+    def _on_segmented(self, content, region: str, mask, error) -> None:
+        self._segmenting = None
+        self._set_busy(False)
+        if error is not None:
+            self.status_label.setText("Failed.")
+            show_error(describe_error(error))
+            return
+        if not mask.any():
+            self.status_label.setText("No subject found.")
+            show_error(f"No subject was found in {content.name!r}; paint a mask instead.")
+            return
+        labels = self.viewer.add_labels(
+            mask.astype(np.uint8),
+            name=f"{content.name}{SUBJECT_SUFFIX}",
+            **output_geometry(content, keep_stack=False),
+        )
+        self._run_with_subject(labels, region)
+
+    def _run_with_subject(self, labels, region: str) -> bool:
+        self.form.mask.value = labels
+        self.form.label_values.value = ""
+        self.form.region.value = next(k for k, v in REGIONS.items() if v == region)
+        return self.run()
+
+    def closeEvent(self, event) -> None:
+        """Stop a running job when the dock closes."""
+        self.cancel()
+        super().closeEvent(event)
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    return row
+
+
+def _progress_text(update: Update) -> str:
+    progress = update.progress
+    parts = []
+    if update.n_frames > 1:
+        parts.append(f"frame {update.frame + 1}/{update.n_frames}")
+    parts.append(f"step {progress.step}/{progress.total}")
+    if progress.stage:
+        parts.append(progress.stage)
+    if update.eta is not None and not progress.done:
+        parts.append(f"about {format_seconds(update.eta)} left")
+    text = " · ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+def _final_record(outcome: Outcome) -> dict:
+    return {
+        "status": outcome.status,
+        "seconds": round(outcome.seconds, 3),
+        "device": outcome.device,
+        "frames_done": len(outcome.results),
+    }

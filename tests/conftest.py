@@ -1,0 +1,34 @@
+"""Shared fixtures for the napari widget tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def style_widget(make_napari_viewer):
+    """The "Style transfer" dock, opened through the plugin manifest, and its viewer."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-styletransfer", "Style transfer")
+    return viewer, widget
+
+
+@pytest.fixture
+def gradient_rgb():
+    """A small uint8 RGB picture with structure (gradients and a bright square)."""
+    y, x = np.mgrid[0:48, 0:48].astype(np.float32) / 47
+    image = np.stack([x, y, 1 - x * y], axis=-1)
+    image[16:32, 16:32] = 1.0
+    return (image * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def stripes_rgb():
+    """A small uint8 RGB 'painting': coloured diagonal stripes."""
+    y, x = np.mgrid[0:40, 0:40]
+    stripes = ((x + y) // 5) % 2
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[stripes == 1] = (200, 40, 30)
+    image[stripes == 0] = (20, 60, 220)
+    return image
