@@ -1,0 +1,187 @@
+"""Train the subject UNet's decoder and write the shipped weights (training-time only).
+
+``python -m napari_styletransfer.segmentation.train`` builds the dataset when it
+is missing (:mod:`.build_data`), trains with Dice + BCE on augmented photos and
+copy-paste composites, logs the loss and the validation IoU per epoch to a CSV
+file, evaluates on the reserved gcompris ``explore_*`` sets, and writes
+``weights/subject_unet.pt`` with the metrics in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from .augment import LabelledPhoto, SampleMaker
+from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
+from .inference import subject_probability
+from .model import WEIGHTS_PATH, SubjectUNet, build_model
+
+
+def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus soft Dice loss (per sample, averaged); soft targets allowed."""
+    logits, target = logits.float(), target.float()
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    probability = torch.sigmoid(logits).flatten(1)
+    target = target.flatten(1)
+    overlap = (probability * target).sum(1)
+    dice = 1 - (2 * overlap + 1) / (probability.sum(1) + target.sum(1) + 1)
+    return bce + dice.mean()
+
+
+def train_step(
+    model: SubjectUNet,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    bf16: bool = True,
+) -> float:
+    """One optimisation step of the decoder; returns the loss.
+
+    bf16 autocast uses the CPU's AMX units (about 2× faster than fp32 here);
+    inference stays fp32.
+    """
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = dice_bce_loss(model(images), masks)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def intersection_over_union(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """IoU of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(prediction, reference).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(prediction, reference).sum() / union)
+
+
+def evaluate(model: SubjectUNet, photos: list[LabelledPhoto]) -> list[float]:
+    """Per-photo IoU of the model's mask (threshold 0.5) against the teacher's."""
+    model.eval()
+    return [
+        intersection_over_union(
+            subject_probability(p.rgb, device="cpu", model=model) > 0.5, p.mask > 0.5
+        )
+        for p in photos
+    ]
+
+
+def load_photos(data_dir: Path, entries: list[dict]) -> list[LabelledPhoto]:
+    """Read the photos and teacher masks of some manifest entries."""
+    root = data_dir / "dataset"
+    photos = []
+    for entry in entries:
+        rgb = np.asarray(Image.open(root / "images" / f"{entry['id']}.png").convert("RGB"))
+        mask = np.asarray(Image.open(root / "masks" / f"{entry['id']}.png"), np.float32) / 255
+        photos.append(LabelledPhoto(rgb, mask))
+    return photos
+
+
+def train(args: argparse.Namespace) -> dict:
+    """The whole run; returns the metrics written into the checkpoint's metadata."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    manifest = load_manifest(args.data_dir)
+    by_role: dict[str, list[dict]] = {}
+    for entry in manifest["entries"]:
+        by_role.setdefault(entry["role"], []).append(entry)
+    train_photos = load_photos(args.data_dir, by_role["train"])
+    validation = load_photos(args.data_dir, by_role["validation"])
+    backgrounds = [p.rgb for p in load_photos(args.data_dir, by_role["background"])]
+    maker = SampleMaker(train_photos, backgrounds, args.crop_size)
+    print(
+        f"{len(train_photos)} training photos ({len(maker.cutouts)} usable cut-outs), "
+        f"{len(backgrounds)} backgrounds, {len(validation)} validation photos",
+        flush=True,
+    )
+
+    model = build_model()
+    model.input_size = args.input_size
+    optimizer = torch.optim.AdamW(model.decoder.parameters(), lr=args.lr, weight_decay=1e-4)
+    total_steps = args.epochs * args.steps_per_epoch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.05
+    )
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with args.log.open("w", newline="") as log_file:
+        log = csv.writer(log_file)
+        log.writerow(["epoch", "step", "train_loss", "val_mean_iou", "lr", "elapsed_s"])
+        for epoch in range(1, args.epochs + 1):
+            losses = []
+            for _ in range(args.steps_per_epoch):
+                images, masks = maker.batch(rng, args.batch_size)
+                losses.append(
+                    train_step(model, optimizer, torch.from_numpy(images), torch.from_numpy(masks))
+                )
+                schedule.step()
+            iou = float(np.mean(evaluate(model, validation)))
+            elapsed = time.monotonic() - start
+            row = [epoch, epoch * args.steps_per_epoch, np.mean(losses), iou]
+            log.writerow([*row, schedule.get_last_lr()[0], round(elapsed)])
+            log_file.flush()
+            print(
+                f"epoch {epoch}: loss {row[2]:.4f}, val IoU {iou:.4f}, {elapsed:.0f} s", flush=True
+            )
+
+    metrics = {
+        "validation_mean_iou": round(float(np.mean(evaluate(model, validation))), 4),
+        "validation_photos": len(validation),
+        "train_photos": len(train_photos),
+        "backgrounds": len(backgrounds),
+        "training_seconds": round(time.monotonic() - start),
+    }
+    for name in EVALUATION_RCC:
+        photos = load_photos(args.data_dir, by_role.get(name, []))
+        if photos:
+            metrics[f"{name}_mean_iou"] = round(float(np.mean(evaluate(model, photos))), 4)
+            metrics[f"{name}_photos"] = len(photos)
+    settings = {k: v for k, v in vars(args).items() if k not in ("data_dir", "log", "out")}
+    checkpoint = model.decoder_checkpoint(metrics=metrics, settings=settings)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, args.out)
+    return metrics
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; the defaults reproduce the shipped weights."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    parser.add_argument("--log", type=Path, default=None, help="CSV log (default: in data dir)")
+    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=320)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.log is None:
+        args.log = args.data_dir / "train_log.csv"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the data if needed, train, evaluate and write the weights."""
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    metrics = train(args)
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
