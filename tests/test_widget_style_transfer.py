@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from napari_styletransfer import __version__
-from napari_styletransfer.errors import StyleTransferError
 from napari_styletransfer.widgets import style_transfer as style_transfer_module
-from napari_styletransfer.widgets.form import FAST, QUALITY, StyleChoice
+from napari_styletransfer.widgets.form import StyleChoice
 from napari_styletransfer.widgets.layers import ALL_SLICES
 from napari_styletransfer.widgets.output import METADATA_KEY
 from napari_styletransfer.widgets.style_transfer import StyleTransferWidget
@@ -111,3 +110,223 @@ def test_run_adds_output_layer_with_metadata(qtbot, style_widget, gradient_rgb, 
     assert widget.run()
     wait_idle(qtbot, widget)
     assert "photo · stripes [2]" in viewer.layers
+
+
+def _far_from_edge(mask, margin=6):
+    """Pixels of ``mask`` at least ``margin`` pixels away from its edge."""
+    from scipy.ndimage import binary_erosion
+
+    return binary_erosion(mask, iterations=margin)
+
+
+@pytest.mark.parametrize("region", ["inside mask", "outside mask (background)"])
+def test_labels_mask_protects_the_other_region(
+    qtbot, style_widget, gradient_rgb, stripes_rgb, region
+):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    labels = np.zeros((48, 48), np.uint8)
+    labels[8:40, 4:28] = 2
+    labels[30:46, 30:46] = 5  # not chosen below: counts as unmasked
+    mask_layer = viewer.add_labels(labels, name="cells")
+    setup_run(widget, photo, style, mask=mask_layer, label_values="2", region=region)
+    assert widget.run()
+    wait_idle(qtbot, widget)
+
+    result = viewer.layers["photo · stripes"].data
+    chosen = labels == 2
+    protected = ~chosen if region == "inside mask" else chosen
+    styled = chosen if region == "inside mask" else ~chosen
+    keep = _far_from_edge(protected)
+    np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
+    change = np.abs(result.astype(int) - gradient_rgb.astype(int)).sum(-1)
+    assert change[_far_from_edge(styled)].mean() > 1
+    assert viewer.layers["photo · stripes"].metadata[METADATA_KEY]["mask"] == "cells"
+
+
+def test_shapes_mask_is_rasterised_in_world_coordinates(
+    qtbot, style_widget, gradient_rgb, stripes_rgb
+):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo", scale=(2, 2))
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    # a rectangle over data rows/cols 10..38 of the photo, drawn in world units
+    shapes = viewer.add_shapes(
+        [np.array([[20, 20], [20, 76], [76, 76], [76, 20]])], shape_type="rectangle"
+    )
+    setup_run(widget, photo, style, mask=shapes, region="inside mask")
+    assert widget.run()
+    wait_idle(qtbot, widget)
+
+    result = viewer.layers["photo · stripes"].data
+    inside = np.zeros((48, 48), bool)
+    inside[10:39, 10:39] = True
+    keep = _far_from_edge(~inside, margin=5)
+    np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
+    assert not np.array_equal(result[_far_from_edge(inside)], gradient_rgb[_far_from_edge(inside)])
+
+
+def test_cancel_stops_soon_and_keeps_marked_partial_result(
+    qtbot, style_widget, gradient_rgb, stripes_rgb
+):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    before = snapshot(viewer)
+    setup_run(widget, photo, style, steps=500)
+    assert widget.run()
+    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+
+    widget.cancel_button.click()
+    # one engine step at 48 px is well under a second even on a busy machine
+    wait_idle(qtbot, widget, timeout=10_000)
+
+    assert_same_layers(before, snapshot(viewer)[:2])
+    output = viewer.layers[-1]
+    assert output.name == "photo · stripes (cancelled)"
+    assert output.metadata[METADATA_KEY]["status"] == "cancelled"
+    assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
+    assert widget.progress_bar.value() == 0
+
+
+def test_refused_input_leaves_layers_untouched(style_widget, stripes_rgb, errors):
+    viewer, widget = style_widget
+    two_channels = viewer.add_image(np.zeros((48, 48, 2), np.uint16), name="two channels")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    before = snapshot(viewer)
+    setup_run(widget, two_channels, style)
+
+    assert not widget.run()
+    assert_same_layers(before, snapshot(viewer))
+    assert len(errors) == 1 and "channels" in errors[0]
+    assert widget.run_button.isEnabled()
+
+
+def test_engine_error_removes_output_and_notifies(
+    qtbot, style_widget, gradient_rgb, stripes_rgb, errors
+):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    before = snapshot(viewer)
+    setup_run(widget, photo, style)
+    # a device this machine does not have: the engine refuses inside the worker
+    widget.form.device.choices = ["cpu", "cuda:7"]
+    widget.form.device.value = "cuda:7"
+
+    assert widget.run()
+    wait_idle(qtbot, widget)
+    assert_same_layers(before, snapshot(viewer))
+    assert len(errors) == 1 and "CUDA" in errors[0] and "Traceback" not in errors[0]
+    assert widget.run_button.isEnabled() and widget.progress_bar.value() == 0
+
+
+def test_unexpected_error_mid_run_is_reported(
+    qtbot, style_widget, gradient_rgb, stripes_rgb, errors
+):
+    from napari_styletransfer import iter_stylize
+
+    def failing_engine(content, style, **kwargs):
+        steps = iter_stylize(content, style, **kwargs)
+        yield next(steps)
+        raise RuntimeError("simulated driver crash")
+
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    before = snapshot(viewer)
+    widget.engine = failing_engine
+    setup_run(widget, photo, style)
+    assert widget.run()
+    wait_idle(qtbot, widget)
+    assert_same_layers(before, snapshot(viewer))
+    assert errors == ["Style transfer failed unexpectedly (RuntimeError: simulated driver crash)."]
+
+
+def test_all_slices_of_a_stack_chain_frames(qtbot, style_widget, gradient_rgb, stripes_rgb):
+    from napari_styletransfer import iter_stylize
+
+    inits = []
+
+    def recording_engine(content, style, **kwargs):
+        inits.append(kwargs.get("init"))
+        return iter_stylize(content, style, **kwargs)
+
+    viewer, widget = style_widget
+    stack = np.stack([np.roll(gradient_rgb, shift, axis=1) for shift in (0, 3, 6)])
+    movie = viewer.add_image(stack, name="movie", rgb=True, scale=(1, 0.5, 0.5))
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    widget.engine = recording_engine
+    setup_run(widget, movie, style, slices=ALL_SLICES)
+    assert widget.form.slices.enabled
+    assert widget.run()
+    wait_idle(qtbot, widget)
+
+    output = viewer.layers["movie · stripes"]
+    assert output.data.shape == stack.shape and output.data.dtype == np.uint8
+    np.testing.assert_allclose(output.scale, movie.scale)
+    for frame in range(3):
+        assert not np.array_equal(output.data[frame], stack[frame])
+    # frame 1 starts from frame 0's result, frame 2 from frame 1's
+    assert inits[0] is None
+    np.testing.assert_array_equal(inits[1], output.data[0])
+    np.testing.assert_array_equal(inits[2], output.data[1])
+    assert output.metadata[METADATA_KEY]["frames_done"] == 3
+
+
+def test_current_slice_of_grayscale_uint16_stack(qtbot, style_widget, gradient_rgb, stripes_rgb):
+    viewer, widget = style_widget
+    gray = (gradient_rgb.mean(-1) * 200).astype(np.uint16)
+    stack = np.stack([gray, gray[::-1], gray[:, ::-1]])
+    volume = viewer.add_image(stack, name="volume")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    viewer.dims.set_current_step(0, 2)
+    setup_run(widget, volume, style)
+    assert widget.run()
+    wait_idle(qtbot, widget)
+
+    output = viewer.layers["volume · stripes"]
+    assert output.data.shape == gray.shape and output.data.dtype == np.uint16
+    assert output.metadata[METADATA_KEY]["slices"] == [[2]]
+    # stylised from slice 2 (mirrored left-right): its darkest column stays on the right
+    assert output.data[:, -8:].mean() < output.data[:, :8].mean()
+    assert output.data.max() > 255  # the uint16 range is kept, not squeezed to 8 bits
+
+
+def test_stylise_background_segments_then_protects_the_subject(
+    qtbot, monkeypatch, style_widget, gradient_rgb, stripes_rgb
+):
+    import napari_styletransfer
+
+    disc = np.hypot(*np.mgrid[-24:24, -24:24]) < 14
+    calls = []
+
+    def fake_segment(image):
+        calls.append(image.shape)
+        return disc
+
+    monkeypatch.setattr(napari_styletransfer, "segment_subject", fake_segment, raising=False)
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    setup_run(widget, photo, style)
+
+    assert widget.stylise_background()
+    qtbot.waitUntil(lambda: "photo · stripes" in viewer.layers, timeout=RUN_TIMEOUT_MS)
+    wait_idle(qtbot, widget)
+    subject = viewer.layers["photo subject"]
+    np.testing.assert_array_equal(subject.data > 0, disc)
+    result = viewer.layers["photo · stripes"].data
+    keep = _far_from_edge(disc)
+    np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
+    assert widget.form.region.value == "outside mask (background)"
+
+    # the second time the (possibly hand-corrected) subject layer is reused
+    assert widget.stylise_subject()
+    wait_idle(qtbot, widget)
+    assert calls == [(48, 48, 3)]
+    assert [layer.name for layer in viewer.layers].count("photo subject") == 1
+    result = viewer.layers["photo · stripes [2]"].data
+    keep = _far_from_edge(~disc)
+    np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
