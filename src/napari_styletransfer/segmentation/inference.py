@@ -10,57 +10,28 @@ import torch
 from torch.nn import functional as F
 
 from ..devices import out_of_memory_as_error, resolve_device
+from ..engine.arrays import to_float_rgb
 from ..errors import StyleTransferError
 from .model import SubjectUNet, build_model, load_checkpoint
 
-MIN_SIDE = 8
 _LOAD_LOCK = threading.Lock()
 
 
 def image_to_rgb_float(image: np.ndarray) -> np.ndarray:
     """Turn a 2-D image (gray, RGB or RGBA; integer or float) into RGB float32 in [0, 1].
 
-    uint8 is divided by 255. Other integer types and floats outside [0, 1] are
-    stretched between their minimum and maximum, because 12- and 16-bit data
-    rarely use the full range of their type. Alpha is ignored.
+    Same conventions as the style engine (:mod:`napari_styletransfer.engine.arrays`):
+    uint8 is divided by 255, other integers and floats outside [0, 1] are
+    stretched between their own minimum and maximum; alpha is ignored.
 
     Raises
     ------
     StyleTransferError
         For anything that is not one 2-D image with 1, 3 or 4 channels, for
-        non-numeric data, non-finite values, or an image smaller than 8×8.
+        non-numeric data, non-finite values, or an image smaller than 16×16.
     """
-    array = np.asarray(image)
-    if array.dtype == bool or array.dtype.kind not in "uif":
-        raise StyleTransferError(
-            f"Cannot segment an image of type {array.dtype}: use integers or floats."
-        )
-    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
-        array = array[..., :3]
-    elif array.ndim != 2:
-        raise StyleTransferError(
-            f"Cannot segment an array of shape {array.shape}: expected one 2-D image "
-            "(H×W, H×W×3 or H×W×4). For a stack, segment each slice."
-        )
-    if min(array.shape[:2]) < MIN_SIDE:
-        raise StyleTransferError(
-            f"The image is too small to segment ({array.shape[0]}×{array.shape[1]}): "
-            f"both sides must be at least {MIN_SIDE} pixels."
-        )
-    if array.dtype == np.uint8:
-        rgb = array.astype(np.float32) / 255.0
-    else:
-        rgb = array.astype(np.float32)
-        if not np.isfinite(rgb).all():
-            raise StyleTransferError("The image contains NaN or infinite values.")
-        low, high = float(rgb.min()), float(rgb.max())
-        if array.dtype.kind != "f" or low < 0.0 or high > 1.0:
-            rgb = (rgb - low) / (high - low) if high > low else np.zeros_like(rgb)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    elif rgb.shape[2] == 1:
-        rgb = np.repeat(rgb, 3, axis=2)
-    return np.ascontiguousarray(rgb)
+    rgb, _, _ = to_float_rgb(image, what="input")
+    return np.ascontiguousarray(rgb, dtype=np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -83,7 +54,7 @@ def subject_probability(
     Parameters
     ----------
     image : numpy.ndarray
-        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 8×8.
+        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 16×16.
     device : str or torch.device
         "auto", "cpu", "cuda", "cuda:N" or "mps".
     model : SubjectUNet, optional
@@ -122,7 +93,7 @@ def segment_subject(
     Parameters
     ----------
     image : numpy.ndarray
-        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 8×8.
+        H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 16×16.
     threshold : float
         Probability above which a pixel counts as subject, between 0 and 1.
     device : str or torch.device

@@ -17,8 +17,10 @@ from .vgg import SKIP_CHANNELS, VGGEncoder
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "subject_unet.pt"
 
-# default decoder widths, finest (stride 1) to coarsest (stride 8 and below)
-DEFAULT_WIDTHS = (16, 32, 64, 128)
+# default decoder widths, finest (stride 2) to coarsest (stride 8 and below)
+DEFAULT_WIDTHS = (32, 64, 128)
+# the decoder predicts at half the input resolution
+OUTPUT_STRIDE = 2
 DEFAULT_INPUT_SIZE = 320
 
 
@@ -59,7 +61,7 @@ class SubjectDecoder(nn.Module):
 
     def __init__(self, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
         super().__init__()
-        w1, w2, w4, w8 = widths
+        w2, w4, w8 = widths
         self.reduce = nn.ModuleList(
             [
                 nn.Sequential(nn.Conv2d(c, w, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True))
@@ -69,25 +71,25 @@ class SubjectDecoder(nn.Module):
         self.context = ContextModule(w8)
         self.up4 = conv_block(w8 + w4, w4)
         self.up2 = conv_block(w4 + w2, w2)
-        self.up1 = conv_block(w2 + w1, w1)
-        self.head = nn.Conv2d(w1, 1, 1)
+        self.head = nn.Conv2d(w2, 1, 1)
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
-        s1, s2, s4, s8 = (reduce(f) for reduce, f in zip(self.reduce, skips, strict=True))
+        s2, s4, s8 = (reduce(f) for reduce, f in zip(self.reduce, skips, strict=True))
         y = self.context(s8)
         y = self.up4(torch.cat([s4, _upsample_to(y, s4)], 1))
         y = self.up2(torch.cat([s2, _upsample_to(y, s2)], 1))
-        y = self.up1(torch.cat([s1, _upsample_to(y, s1)], 1))
         return self.head(y)
 
 
 class SubjectUNet(nn.Module):
     """Frozen VGG19 encoder + trained decoder; maps RGB in [0, 1] to subject logits.
 
+    The logits come at half the input resolution (:data:`OUTPUT_STRIDE`).
+
     Parameters
     ----------
     widths : tuple of int
-        Decoder channel widths at strides 1, 2, 4 and 8.
+        Decoder channel widths at strides 2, 4 and 8.
     input_size : int
         The square working size images are resized to before the network.
     """

@@ -37,9 +37,11 @@ ENCODER_LAYERS: tuple[tuple[str, int, int] | str, ...] = (
     ("block4_conv1", 256, 512),
 )
 
-# the layers whose ReLU outputs feed the decoder's skip connections (strides 1, 2, 4, 8)
-SKIP_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv4", "block4_conv1")
-SKIP_CHANNELS = (64, 128, 256, 512)
+# the layers whose ReLU outputs feed the decoder's skip connections (strides 2, 4, 8);
+# relu1_2 (stride 1) is left out: full-resolution decoder layers tripled the training
+# time on these CPUs, and the stride-2 prediction is upsampled bilinearly anyway
+SKIP_LAYERS = ("block2_conv2", "block3_conv4", "block4_conv1")
+SKIP_CHANNELS = (128, 256, 512)
 
 
 def vgg19_weights_path() -> Path:
@@ -63,7 +65,7 @@ def vgg19_weights_path() -> Path:
 
 
 class VGGEncoder(nn.Module):
-    """VGG19 up to relu4_1 that returns the four skip feature maps.
+    """VGG19 up to relu4_1 that returns the skip feature maps (strides 2, 4, 8).
 
     Input: RGB in [0, 1], shape (N, 3, H, W). The conversion to the network's
     BGR 0–255 mean-subtracted convention happens inside ``forward``.
