@@ -1,0 +1,233 @@
+"""Building blocks shared by the two feed-forward style networks.
+
+Both networks (Dumoulin et al.'s 26-preset network and Ghiasi et al.'s
+arbitrary-style transformer) are the same kind of image transformer:
+reflection-padded convolutions, instance normalisation whose scale and shift
+come from the style ("conditional instance norm"), residual blocks and
+nearest-neighbour upsampling. What differs is where the per-layer scale and
+shift come from, so the layers take them from a :class:`NormContext`.
+
+The context also lets a caller *fix* the normalisation statistics: record them
+in one pass over the whole image, then stylise tiles with exactly those
+statistics, which makes tiles agree with each other (no seams).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORM_EPSILON = 1e-5
+
+# one normalised layer's style parameters: gamma (scale) and beta (shift), each of length C
+StyleParams = tuple[torch.Tensor, torch.Tensor]
+# one normalised layer's statistics: mean and (biased) variance, each of length C
+NormStats = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class NormContext:
+    """What the normalisation layers need during one forward pass.
+
+    Attributes
+    ----------
+    params : list of (gamma, beta)
+        Per normalised layer, in network order.
+    fixed_stats : dict of int to (mean, var), or None
+        When given, layers use these statistics instead of their input's.
+    recorded : dict of int to (mean, var)
+        Filled with each layer's statistics (by layer index) when
+        ``fixed_stats`` is None.
+    """
+
+    params: list[StyleParams]
+    fixed_stats: dict[int, NormStats] | None = None
+    recorded: dict[int, NormStats] = field(default_factory=dict)
+
+
+class ConditionalInstanceNorm(nn.Module):
+    """Instance norm with style-given scale and shift (Dumoulin et al. 2017).
+
+    Works on one image at a time (batch size 1), where instance norm is the
+    same as batch norm in training mode: :func:`torch.nn.functional.batch_norm`
+    computes the statistics and applies them in one fast, fused pass.
+    """
+
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
+        if x.shape[0] != 1:
+            raise ValueError("the style networks take one image at a time")
+        gamma, beta = context.params[self.index]
+        if context.fixed_stats is not None:
+            mean, var = context.fixed_stats[self.index]
+            return F.batch_norm(x, mean, var, gamma, beta, training=False, eps=NORM_EPSILON)
+        channels, count = x.shape[1], x.shape[2] * x.shape[3]
+        mean = torch.zeros(channels, device=x.device)
+        var = torch.ones(channels, device=x.device)
+        # momentum 1 makes batch_norm store this image's statistics in mean / var
+        out = F.batch_norm(x, mean, var, gamma, beta, training=True, momentum=1.0, eps=NORM_EPSILON)
+        # batch_norm stores the unbiased variance; instance norm uses the biased one
+        context.recorded[self.index] = (mean, var * ((count - 1) / count))
+        return out
+
+
+class StyleConv(nn.Module):
+    """Reflection pad, convolution, optional conditional instance norm and activation.
+
+    ``upsample`` doubles the input size with nearest-neighbour interpolation
+    first (the "resize-convolution" that avoids checkerboard artefacts).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        upsample: bool = False,
+        bias: bool = False,
+        norm_index: int | None = None,
+        activation: str | None = "relu",
+    ):
+        super().__init__()
+        self.upsample = upsample
+        self.padding = kernel_size // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, bias=bias)
+        self.norm = ConditionalInstanceNorm(norm_index) if norm_index is not None else None
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = F.pad(x, (self.padding,) * 4, mode="reflect")
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x, context)
+        if self.activation == "relu":
+            x = x.relu_()
+        elif self.activation == "sigmoid":
+            x = x.sigmoid_()
+        return x
+
+
+class ResidualBlock(nn.Module):
+    """Two normalised 3×3 convolutions with a skip connection (no activation after)."""
+
+    def __init__(self, channels: int, first_norm_index: int, *, bias: bool):
+        super().__init__()
+        self.conv1 = StyleConv(channels, channels, 3, bias=bias, norm_index=first_norm_index)
+        self.conv2 = StyleConv(
+            channels, channels, 3, bias=bias, norm_index=first_norm_index + 1, activation=None
+        )
+
+    def forward(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
+        return x + self.conv2(self.conv1(x, context), context)
+
+
+@dataclass(frozen=True)
+class TransformerShape:
+    """Widths and depth of a style transformer network.
+
+    Attributes
+    ----------
+    widths : tuple of int
+        Channels after the three contracting convolutions, e.g. (32, 32, 32).
+    residual_blocks : int
+        Number of residual blocks at the lowest resolution.
+    expand_widths : tuple of int
+        Channels after the two upsampling convolutions, e.g. (8, 4).
+    normalise_contract : bool
+        Whether the contracting convolutions have conditional instance norm
+        (Dumoulin) or plain biased convolutions with folded batch norm (Ghiasi).
+    """
+
+    widths: tuple[int, int, int]
+    residual_blocks: int
+    expand_widths: tuple[int, int]
+    normalise_contract: bool
+
+
+# the network shrinks the image by 4 (two stride-2 convolutions), so sizes are
+# padded to a multiple of this, and tiles start on multiples of it
+SIZE_MULTIPLE = 4
+
+
+class StyleTransformerNet(nn.Module):
+    """Image transformer: contract ×4, residual blocks, expand ×4, sigmoid output.
+
+    Input and output are N×3×H×W in [0, 1]; H and W must be multiples of 4.
+    """
+
+    def __init__(self, shape: TransformerShape):
+        super().__init__()
+        c1, c2, c3 = shape.widths
+        e1, e2 = shape.expand_widths
+        contract_norm = shape.normalise_contract
+        next_index = _Counter()
+        self.contract = nn.ModuleList(
+            [
+                StyleConv(
+                    cin,
+                    cout,
+                    k,
+                    stride=s,
+                    bias=not contract_norm,
+                    norm_index=next_index() if contract_norm else None,
+                )
+                for cin, cout, k, s in ((3, c1, 9, 1), (c1, c2, 3, 2), (c2, c3, 3, 2))
+            ]
+        )
+        self.residual = nn.ModuleList(
+            [
+                ResidualBlock(c3, next_index(2), bias=not contract_norm)
+                for _ in range(shape.residual_blocks)
+            ]
+        )
+        self.expand = nn.ModuleList(
+            [
+                StyleConv(
+                    c3, e1, 3, upsample=True, bias=not contract_norm, norm_index=next_index()
+                ),
+                StyleConv(
+                    e1, e2, 3, upsample=True, bias=not contract_norm, norm_index=next_index()
+                ),
+                StyleConv(
+                    e2, 3, 9, bias=not contract_norm, norm_index=next_index(), activation="sigmoid"
+                ),
+            ]
+        )
+        self.norm_count = next_index.value
+
+    def norm_layers(self) -> list[ConditionalInstanceNorm]:
+        """The conditional instance norms in network order."""
+        layers = [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm)]
+        return sorted(layers, key=lambda layer: layer.index)
+
+    def forward(self, image: torch.Tensor, context: NormContext) -> torch.Tensor:
+        x = image
+        for layer in self.contract:
+            x = layer(x, context)
+        for block in self.residual:
+            x = block(x, context)
+        for layer in self.expand:
+            x = layer(x, context)
+        return x
+
+
+class _Counter:
+    """Hands out consecutive norm-layer indices."""
+
+    def __init__(self):
+        self.value = 0
+
+    def __call__(self, count: int = 1) -> int:
+        first = self.value
+        self.value += count
+        return first
