@@ -130,7 +130,7 @@ def test_labels_mask_protects_the_other_region(
     labels[8:40, 4:28] = 2
     labels[30:46, 30:46] = 5  # not chosen below: counts as unmasked
     mask_layer = viewer.add_labels(labels, name="cells")
-    setup_run(widget, photo, style, mask=mask_layer, label_values="2", region=region)
+    setup_run(widget, photo, style, steps=4, mask=mask_layer, label_values="2", region=region)
     assert widget.run()
     wait_idle(qtbot, widget)
 

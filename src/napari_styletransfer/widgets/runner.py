@@ -25,6 +25,8 @@ import numpy as np
 from ..engine.progress import Progress
 
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
+# OS niceness of the worker thread: the job yields the CPU to napari's GUI thread
+BACKGROUND_NICE = 10
 
 
 @dataclass
@@ -128,6 +130,48 @@ def preload_triton() -> None:
         sys.setdlopenflags(flags)
 
 
+_warm_up_lock = threading.Lock()
+_warmed_up = False
+
+
+def warm_up_in_background() -> None:
+    """Import torch's compiler stack now, in a background thread, once per process.
+
+    Building the first optimiser imports ``torch._dynamo`` (~2 s); parts of that
+    import hold the GIL for ~0.4 s at a time, which would freeze napari in the
+    middle of the first job. Doing it when the widget opens moves the hiccup to
+    a moment when nothing is animating. Call on the GUI thread.
+    """
+    global _warmed_up
+    with _warm_up_lock:
+        if _warmed_up:
+            return
+        _warmed_up = True
+    preload_triton()
+
+    def import_compiler() -> None:
+        with contextlib.suppress(Exception):  # only a speed-up; the job imports it anyway
+            import torch._dynamo  # noqa: F401
+
+    threading.Thread(target=import_compiler, name="styletransfer-warm-up", daemon=True).start()
+
+
+def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Give the calling thread (and the torch threads it starts) a lower CPU priority.
+
+    On a loaded CPU the GUI thread otherwise competes on equal terms with the
+    job's compute threads, and drawing a preview took 100-200 ms instead of
+    ~15 ms (benchmarks/bench_responsiveness.py). Linux only: there a thread id
+    can be reniced on its own, and OpenMP threads created later inherit it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        thread = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, thread) < nice:
+            os.setpriority(os.PRIO_PROCESS, thread, nice)
+
+
 def _engine_iter_stylize():
     # imported on first use: torch is heavy and napari imports widgets eagerly
     from .. import iter_stylize
@@ -162,6 +206,7 @@ def run_job(
     def outcome(status: str, error: Exception | None = None) -> Outcome:
         return Outcome(status, results, time.perf_counter() - start, device, error)
 
+    lower_thread_priority()
     try:
         iter_stylize = iter_stylize or _engine_iter_stylize()
         previous = None

@@ -28,7 +28,16 @@ from .form import FAST, REGIONS, StyleTransferForm
 from .jobs import build_plan
 from .layers import content_layout, current_stack_index, output_geometry, read_frame
 from .output import OutputLayer
-from .runner import CANCELLED, DONE, FAILED, Outcome, RunningJob, Update, call_in_thread
+from .runner import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    Outcome,
+    RunningJob,
+    Update,
+    call_in_thread,
+    warm_up_in_background,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +98,7 @@ class StyleTransferWidget(QWidget):
         self._connect_viewer()
         self._connect_live_updates()
         self._set_busy(False)
+        warm_up_in_background()
 
     # --- layout ---
 
