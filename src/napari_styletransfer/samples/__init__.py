@@ -31,7 +31,7 @@ SAMPLES: dict[str, Sample] = {
         Sample("starry-night", "starry-night.jpg", "The Starry Night (Van Gogh)", "style"),
         Sample("great-wave", "great-wave.jpg", "The Great Wave off Kanagawa (Hokusai)", "style"),
         Sample("the-scream", "the-scream.jpg", "The Scream (Munch)", "style"),
-        Sample("kandinsky", "kandinsky.jpg", "Kandinsky painting", "style"),
+        Sample("kandinsky", "kandinsky.jpg", "Composition VIII (Kandinsky, 1923)", "style"),
     )
 }
 
