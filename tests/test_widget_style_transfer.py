@@ -10,7 +10,7 @@ import pytest
 
 from napari_styletransfer import __version__
 from napari_styletransfer.widgets import style_transfer as style_transfer_module
-from napari_styletransfer.widgets.form import StyleChoice
+from napari_styletransfer.widgets.form import FAST, StyleChoice
 from napari_styletransfer.widgets.layers import ALL_SLICES
 from napari_styletransfer.widgets.output import METADATA_KEY
 from napari_styletransfer.widgets.style_transfer import StyleTransferWidget
@@ -84,12 +84,15 @@ def test_run_adds_output_layer_with_metadata(qtbot, style_widget, gradient_rgb, 
     setup_run(widget, photo, style, steps=3)
 
     assert widget.run()
+    texts = []
+    widget._running.worker.yielded.connect(lambda _: texts.append(widget.status_label.text()))
     # the output layer appears at once, and a second run cannot start meanwhile
     assert viewer.layers[-1].name == "photo · stripes"
     assert not widget.run_button.isEnabled()
     assert not widget.run()
     wait_idle(qtbot, widget)
 
+    assert texts[0].startswith("Step 1/3") and "left" in texts[1]
     output = viewer.layers["photo · stripes"]
     assert output.data.shape == gradient_rgb.shape
     assert output.data.dtype == np.uint8
@@ -330,3 +333,43 @@ def test_stylise_background_segments_then_protects_the_subject(
     result = viewer.layers["photo · stripes [2]"].data
     keep = _far_from_edge(~disc)
     np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
+
+
+def test_fast_mode_reruns_live_into_the_same_layer(qtbot, style_widget, gradient_rgb):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    form = widget.form
+    form.method.value = FAST
+    presets = [c for c in form.style.choices if c.kind == "preset"]
+    assert [c.name for c in presets] == [f"preset:{i}" for i in range(26)]
+    form.content.value = photo
+    form.style.value = presets[3]
+    form.device.value = "cpu"
+    assert not form.steps.enabled and form.style_strength.max == 2.0
+
+    assert widget.run()
+    wait_idle(qtbot, widget)
+    output = viewer.layers["photo · preset:3"]
+    first = np.array(output.data)
+    assert first.shape == gradient_rgb.shape and first.dtype == np.uint8
+    assert output.metadata[METADATA_KEY]["method"] == "fast"
+    n_layers = len(viewer.layers)
+
+    # a new strength re-renders the same layer after the debounce, without Run
+    form.style_strength.value = 0.2
+    record = lambda: output.metadata[METADATA_KEY]  # noqa: E731
+    qtbot.waitUntil(lambda: record()["style_strength"] == 0.2, timeout=RUN_TIMEOUT_MS)
+    wait_idle(qtbot, widget)
+    assert len(viewer.layers) == n_layers
+    weaker = np.array(output.data)
+    # strength 0.2 stays closer to the photo than strength 1
+    distance = [np.abs(x.astype(int) - gradient_rgb).mean() for x in (first, weaker)]
+    assert distance[1] < distance[0]
+    assert record()["status"] == "done"
+
+    # another preset renames the layer after it
+    form.style.value = presets[7]
+    qtbot.waitUntil(lambda: "photo · preset:7" in viewer.layers, timeout=5_000)
+    wait_idle(qtbot, widget)
+    assert len(viewer.layers) == n_layers
+    assert viewer.layers["photo · preset:7"] is output

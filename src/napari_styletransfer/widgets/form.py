@@ -24,6 +24,8 @@ QUALITY_PRESETS: dict[str, tuple[int, int]] = {
 }
 DEFAULT_PRESET = "Preview"
 FAST, QUALITY = "Fast", "Quality"
+# the fast networks blend between photo (0) and an exaggerated style (2)
+MAX_STRENGTH = {QUALITY: 10.0, FAST: 2.0}
 REGIONS = {"inside mask": "inside", "outside mask (background)": "outside"}
 
 
@@ -31,8 +33,8 @@ class StyleChoice(NamedTuple):
     """One entry of the Style dropdown.
 
     ``kind`` is "layer" (an Image layer of the viewer), "painting" (a bundled
-    painting) or "preset" (a fast-mode preset network); ``name`` is what the
-    output layer's name and metadata call it.
+    painting) or "preset" (a fast-mode preset network, named "preset:N"); ``name``
+    is what the output layer's name and metadata call it.
     """
 
     kind: str
@@ -203,7 +205,8 @@ class StyleTransferForm(Container):
         choices += [(f"{name} (painting)", StyleChoice("painting", name)) for name in style_names()]
         if self.method.value == FAST:
             choices += [
-                (f"preset: {name}", StyleChoice("preset", name)) for name in fast_preset_names()
+                (f"{name} (fast network)", StyleChoice("preset", name))
+                for name in fast_preset_names()
             ]
         return choices
 
@@ -229,6 +232,7 @@ class StyleTransferForm(Container):
 
     def _update_enabled(self, _value=None) -> None:
         quality = self.method.value == QUALITY
+        self.style_strength.max = MAX_STRENGTH[self.method.value]
         for widget in (self.steps, self.content_weight, self.tv_weight, self.style_scale):
             widget.enabled = quality
         has_mask = self.mask.value is not None

@@ -248,7 +248,8 @@ class StyleTransferWidget(QWidget):
 
     def _connect_live_updates(self) -> None:
         form = self.form
-        for widget in (form.style_strength, form.style, form.quality, form.preserve_color):
+        live = (form.style_strength, form.style, form.quality, form.max_size, form.preserve_color)
+        for widget in live:
             widget.changed.connect(self._on_live_setting_changed)
 
     def _on_live_setting_changed(self, *_) -> None:
