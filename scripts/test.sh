@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh) and run the whole test suite. Qt tests run under
+# Xvfb through pytest-xvfb; no display is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/python -m pytest "$@"
