@@ -5,6 +5,10 @@ widget's thread worker (previews included, since they are drawn on the GUI
 thread). The late-by times of the ticks say how long the event loop was blocked.
 Target: the largest delay under 100 ms.
 
+It then times Fast mode's live updates: after a first Fast run at 1024 px,
+changing the style strength re-renders the output layer by itself (debounced);
+the time from the change to the redrawn layer is reported.
+
 Run (needs a display; Xvfb is fine)::
 
     xvfb-run -a python benchmarks/bench_responsiveness.py [--steps 30] [--max-seconds 240]
@@ -22,6 +26,7 @@ import time
 import numpy as np
 
 TICK_MS = 10
+PARTS = ["quality", "fast"]
 
 
 class TickRecorder:
@@ -72,33 +77,30 @@ def summarise(name: str, delays: np.ndarray, extra: str = "") -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512, help="max size of the job (px)")
-    parser.add_argument("--steps", type=int, default=30, help="optimisation steps")
-    parser.add_argument(
-        "--max-seconds", type=float, default=240, help="cancel the job after this long"
-    )
-    args = parser.parse_args(argv)
-
+def open_widget():
+    """A napari window with the docked widget, the compiler import warmed up."""
     import napari
-
-    from napari_styletransfer import load_sample
-    from napari_styletransfer.widgets.form import StyleChoice
 
     viewer = napari.Viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-styletransfer", "Style transfer")
-    photo = viewer.add_image(load_sample("astronaut"), name="astronaut")
-    form = widget.form
-    form.content.value = photo
-    form.style.value = StyleChoice("painting", "starry-night")
-    form.max_size.value = args.size
-    form.steps.value = args.steps
-    form.device.value = "cpu"
+    widget.form.device.value = "cpu"
     # the widget imports torch's compiler stack in the background when it opens
     # (runner.warm_up_in_background); a user choosing settings gives it that time
     process_events_for(60.0, until=lambda: "torch._dynamo" in sys.modules)
     process_events_for(1.0)
+    return viewer, widget
+
+
+def quality_job(viewer, widget, size: int, steps: int, max_seconds: float) -> list[str]:
+    """Tick the timer while a Quality job runs; return the report lines."""
+    from napari_styletransfer import load_sample
+    from napari_styletransfer.widgets.form import StyleChoice
+
+    form = widget.form
+    form.content.value = viewer.add_image(load_sample("astronaut"), name="astronaut")
+    form.style.value = StyleChoice("painting", "starry-night")
+    form.max_size.value = size
+    form.steps.value = steps
 
     ticks = TickRecorder()
     ticks.start()
@@ -110,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     widget.run()
     run_call = time.perf_counter() - start
-    widget._running.worker.yielded.connect(lambda u: updates.append(u))
-    process_events_for(args.max_seconds, until=lambda: not widget.busy)
+    widget._running.worker.yielded.connect(updates.append)
+    process_events_for(max_seconds, until=lambda: not widget.busy)
     if widget.busy:
         widget.cancel()
         process_events_for(30, until=lambda: not widget.busy)
@@ -120,23 +122,99 @@ def main(argv: list[str] | None = None) -> int:
     last = updates[-1].progress if updates else None
     done = f"{last.step}/{last.total} steps, {last.stage}" if last else "no step"
     previews = sum(u.progress.preview is not None for u in updates)
+    report_times = [u.elapsed for u in updates]
 
-    update_times = [start + u.elapsed for u in updates]
-
-    print(f"Job: astronaut × starry-night, Quality, max size {args.size}, {done},")
-    print(f"{seconds:.1f} s, {previews} previews drawn, device {last.device if last else '?'},")
-    print(f"Run button handler (GUI thread): {run_call * 1000:.0f} ms")
-    print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print()
-    print("Largest delays (s after Run was clicked: ms):")
+    lines = [
+        f"Quality job: astronaut × starry-night, max size {size}, {done}, {seconds:.1f} s,",
+        f"{previews} previews drawn, device {last.device if last else '?'};",
+        f"Run button handler on the GUI thread: {run_call * 1000:.0f} ms;",
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
+        "",
+        "Largest delays (seconds after Run: delay):",
+    ]
     for at, delay in ticks.worst(5, start):
-        near = min(update_times, key=lambda t: abs(t - start - at), default=start)
-        print(f"  {at:7.2f} s: {delay:6.1f} ms  (nearest engine report {near - start:.2f} s)")
-    print()
-    print("| event loop | ticks | median delay (ms) | p99 (ms) | max delay (ms) | note |")
-    print("|---|---|---|---|---|---|")
-    print(summarise("idle", idle, "no job"))
-    print(summarise("during the job", running, "target: max < 100 ms"))
+        near = min(report_times, key=lambda t: abs(t - at), default=0.0)
+        lines.append(f"  {at:7.2f} s: {delay:6.1f} ms  (nearest engine report at {near:.2f} s)")
+    lines += [
+        "",
+        "| event loop | ticks | median delay (ms) | p99 (ms) | max delay (ms) | note |",
+        "|---|---|---|---|---|---|",
+        summarise("idle", idle, "no job"),
+        summarise("during the Quality job", running, "target: max < 100 ms"),
+    ]
+    return lines
+
+
+def fast_live_updates(viewer, widget, size: int, changes: int) -> list[str]:
+    """Fast mode at ``size`` px: time from a strength change to the redrawn result."""
+    from napari_styletransfer import load_sample
+    from napari_styletransfer.engine.arrays import resize_array
+    from napari_styletransfer.widgets.form import FAST, StyleChoice
+    from napari_styletransfer.widgets.output import METADATA_KEY
+    from napari_styletransfer.widgets.style_transfer import LIVE_DEBOUNCE_MS
+
+    photo = resize_array(load_sample("astronaut").astype(np.float32) / 255, (size, size))
+    form = widget.form
+    form.content.value = viewer.add_image(
+        (np.clip(photo, 0, 1) * 255).astype(np.uint8), name=f"astronaut {size}"
+    )
+    form.method.value = FAST
+    form.style.value = StyleChoice("preset", "preset:7")
+    form.max_size.value = size
+    widget.run()
+    process_events_for(120, until=lambda: not widget.busy)
+    output = viewer.layers[-1]
+
+    ticks = TickRecorder()
+    ticks.start()
+    latencies = []
+    for number in range(changes):
+        strength = round(0.4 + 0.3 * number, 2)
+        start = time.perf_counter()
+        form.style_strength.value = strength
+        process_events_for(
+            120,
+            until=lambda s=strength: (
+                not widget.busy and output.metadata[METADATA_KEY]["style_strength"] == s
+            ),
+        )
+        latencies.append(time.perf_counter() - start)
+    delays = ticks.stop()
+    seconds = [output.metadata[METADATA_KEY]["seconds"]]
+    return [
+        "",
+        f"Fast mode, preset:7 at {size}×{size}: strength changed {changes} times;",
+        f"debounce {LIVE_DEBOUNCE_MS} ms, last engine run {seconds[0]:.2f} s.",
+        "",
+        "| fast live update | change → redrawn (s) |",
+        "|---|---|",
+        *(f"| change {i + 1} | {t:.2f} |" for i, t in enumerate(latencies)),
+        "",
+        "| event loop | ticks | median delay (ms) | p99 (ms) | max delay (ms) | note |",
+        "|---|---|---|---|---|---|",
+        summarise("during fast live updates", delays, f"{size} px"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="max size of the Quality job")
+    parser.add_argument("--steps", type=int, default=30, help="optimisation steps")
+    parser.add_argument(
+        "--max-seconds", type=float, default=240, help="cancel the job after this long"
+    )
+    parser.add_argument("--fast-size", type=int, default=1024, help="fast live update size")
+    parser.add_argument("--changes", type=int, default=3, help="fast live updates to time")
+    parser.add_argument("--parts", nargs="*", choices=("quality", "fast"), default=PARTS)
+    args = parser.parse_args(argv)
+
+    viewer, widget = open_widget()
+    lines = []
+    if "quality" in args.parts:
+        lines += quality_job(viewer, widget, args.size, args.steps, args.max_seconds)
+    if "fast" in args.parts:
+        lines += fast_live_updates(viewer, widget, args.fast_size, args.changes)
+    print("\n".join(lines))
     viewer.close()
     return 0
 

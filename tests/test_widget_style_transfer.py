@@ -373,3 +373,27 @@ def test_fast_mode_reruns_live_into_the_same_layer(qtbot, style_widget, gradient
     wait_idle(qtbot, widget)
     assert len(viewer.layers) == n_layers
     assert viewer.layers["photo · preset:7"] is output
+
+
+def test_gpu_out_of_memory_suggests_a_smaller_size(
+    qtbot, style_widget, gradient_rgb, stripes_rgb, errors
+):
+    import torch
+
+    from napari_styletransfer.devices import out_of_memory_as_error
+
+    def exhausted_gpu(content, style, **kwargs):
+        # what the engine does around its work on a GPU
+        with out_of_memory_as_error(torch.device("cuda")):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield
+
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    widget.engine = exhausted_gpu
+    setup_run(widget, photo, style)
+    assert widget.run()
+    wait_idle(qtbot, widget)
+    assert len(errors) == 1 and "smaller max size" in errors[0]
+    assert [layer.name for layer in viewer.layers] == ["photo", "stripes"]

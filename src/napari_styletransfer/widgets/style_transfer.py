@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_STEPS = 1000
 # fast mode re-runs this long after the last change of strength, style or preset
-LIVE_DEBOUNCE_MS = 300
+LIVE_DEBOUNCE_MS = 200
 SUBJECT_SUFFIX = " subject"
 
 
