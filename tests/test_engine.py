@@ -203,3 +203,11 @@ def test_cuda_asked_without_gpu_raises(content, style, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(StyleTransferError, match="CUDA"):
         stylize(content, style, device="cuda", **FAST)
+
+
+def test_fast_then_refine_starts_from_the_fast_result(content, style):
+    reports = run_reports(content, style, max_size=SIZE, steps=3, init="fast", preview_every=0)
+    assert reports[0].stage == "fast start"
+    from_fast = reports[-1].result
+    from_content = stylize(content, style, max_size=SIZE, steps=3)
+    assert not np.array_equal(from_fast, from_content)

@@ -207,6 +207,24 @@ def run_method(job: Job) -> Generator[Progress, None, np.ndarray]:
     )
 
 
+def fast_init(job: Job) -> Generator[Progress, None, np.ndarray]:
+    """Run fast mode with the same style images: the start of "fast then refine"."""
+    if any(isinstance(s, str) for s in job.styles):
+        raise StyleTransferError("init='fast' needs style images, not presets.")
+    from ..fast.engine import iter_fast_stylize
+
+    runner = iter_fast_stylize(
+        job.work, job.styles, style_weights=job.blend, strength=1.0, device=job.device
+    )
+    while True:
+        try:
+            report = next(runner)
+        except StopIteration as stop:
+            return stop.value
+        report.stage, report.step, report.fraction = "fast start", 0, 0.0
+        yield report
+
+
 def iter_stylize(content, style, **kwargs) -> Generator[Progress, None, np.ndarray]:
     """Style transfer as a generator that reports progress.
 
@@ -224,6 +242,9 @@ def iter_stylize(content, style, **kwargs) -> Generator[Progress, None, np.ndarr
     job = prepare(content, style, **kwargs)
     start = time.perf_counter()
     with out_of_memory_as_error(job.device):
+        if job.method == "quality" and isinstance(job.settings.init, str):
+            if job.settings.init == "fast":
+                job.settings.init = yield from fast_init(job)
         runner = run_method(job)
         try:
             while True:

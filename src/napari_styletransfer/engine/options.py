@@ -12,7 +12,7 @@ from .vgg import LAYER_NAMES
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
+INITS = ("content", "noise", "fast")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -40,9 +40,10 @@ class Settings:
         L-BFGS converges in far fewer steps; Adam is steadier on some GPUs.
     learning_rate : float or None
         Step size (default 1.0 for L-BFGS, 0.02 for Adam, on images in [0, 1]).
-    init : {"content", "noise"} or numpy.ndarray
-        Start from the content, from noise, or from an image in the content's
-        format (e.g. the previous frame of a stack, or a fast-mode result).
+    init : {"content", "noise", "fast"} or numpy.ndarray
+        Start from the content, from noise, from the fast-mode network's result
+        for the same style ("fast then refine"), or from an image in the
+        content's format (e.g. the previous frame of a stack).
     pyramid_levels : int or None
         Number of coarse-to-fine levels (automatic when None).
     preview_every : int
@@ -143,7 +144,7 @@ def _validate(s: Settings) -> None:
     if s.learning_rate is not None and not s.learning_rate > 0:
         fail("learning_rate must be > 0.")
     if isinstance(s.init, str) and s.init not in INITS:
-        fail(f"Unknown init {s.init!r}: use 'content', 'noise' or an image array.")
+        fail(f"Unknown init {s.init!r}: use 'content', 'noise', 'fast' or an image array.")
     if s.pyramid_levels is not None and not 1 <= s.pyramid_levels <= 6:
         fail("pyramid_levels must be between 1 and 6.")
     if s.preview_every < 0 or s.feather < 0:
