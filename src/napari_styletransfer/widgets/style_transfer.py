@@ -176,6 +176,7 @@ class StyleTransferWidget(QWidget):
         """
         if self.busy:
             return False
+        self._live_timer.stop()  # Run makes a new layer; pending live changes are moot
         try:
             plan = build_plan(self.form.settings(), self._data_position)
         except StyleTransferError as error:
@@ -267,8 +268,10 @@ class StyleTransferWidget(QWidget):
     def _run_live(self) -> None:
         """Re-run fast mode into the last fast output layer (after a settings change)."""
         if self._running is not None:
-            self._live_pending = True
-            self._running.cancel()
+            if self._output is not None and not self._output.created:
+                # a live render of older settings: replace it with a fresh one
+                self._live_pending = True
+                self._running.cancel()
             return
         layer = self._live_target()
         if layer is None or self.busy or self.form.method.value != FAST:
