@@ -35,7 +35,7 @@ def test_content_layout_splits_stack_and_picture(data, rgb, stack, size):
 
 
 def test_channel_last_images_are_refused_with_advice():
-    with pytest.raises(StyleTransferError, match="2 colour channels.*split"):
+    with pytest.raises(StyleTransferError, match=r"2 colour channels.*split"):
         content_layout(Image(np.zeros((64, 64, 2)), rgb=False, name="two"))
     with pytest.raises(StyleTransferError, match="at least 16 pixels"):
         content_layout(Image(np.zeros((8, 64))))
