@@ -32,6 +32,7 @@ from ..engine.progress import Progress
 from ..errors import StyleTransferError
 from .arbitrary import STYLE_IMAGE_SIZE
 from .layers import NormContext, NormStats
+from .memory import reuse_freed_memory
 from .multistyle import PRESET_COUNT
 from .networks import autocast_for, get_network
 from .presets import describe_preset, is_preset, parse_preset
@@ -99,6 +100,14 @@ def iter_fast_stylize(
     start = time.perf_counter()
     content = _check_content(content)
     strength = _check_strength(strength)
+    with reuse_freed_memory(device):
+        result = yield from _stylize(
+            content, style, style_weights, strength, device, tile_size, start
+        )
+    return result
+
+
+def _stylize(content, style, style_weights, strength, device, tile_size, start):
     device_name = describe_device(device)
     plan = _plan(content, style, style_weights, strength, device)
     image = _to_padded_tensor(content, device)
@@ -116,16 +125,18 @@ def iter_fast_stylize(
             stage=stage,
         )
 
-    fixed = None
-    if len(tiles) > 1:
+    if len(tiles) == 1:
+        output = _run(plan, image, None, device)
+        yield report(1, plan.label)
+    else:
         fixed = _record_statistics(plan, image, device)
         yield report(1, f"{plan.label}: normalisation statistics")
-    blender = TileBlender(height, width, device)
-    for number, tile in enumerate(tiles, start=1):
-        blender.add(tile, _run(plan, crop(image, tile), fixed, device))
-        stage = plan.label if len(tiles) == 1 else f"{plan.label}: tile {number}/{len(tiles)}"
-        yield report(total - len(tiles) + number, stage)
-    return _finish(blender.result(), image, content.shape[:2], plan.pixel_strength)
+        blender = TileBlender(height, width, device)
+        for number, tile in enumerate(tiles, start=1):
+            blender.add(tile, _run(plan, crop(image, tile), fixed, device))
+            yield report(number + 1, f"{plan.label}: tile {number}/{len(tiles)}")
+        output = blender.result()
+    return _finish(output, image, content.shape[:2], plan.pixel_strength)
 
 
 def fast_stylize(content: np.ndarray, style, **kwargs) -> np.ndarray:
