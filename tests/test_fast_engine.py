@@ -105,6 +105,13 @@ def test_blend_with_weight_zero_equals_the_single_preset(float32_only):
     assert np.abs(mixed - single).mean() > 0.01 and np.abs(mixed - other).mean() > 0.01
 
 
+def test_a_list_of_presets_with_weights_is_a_blend(float32_only):
+    content = photo(48, 64)
+    listed = fast_stylize(content, ["preset:3", "preset:12"], style_weights=[1, 3], device=CPU)
+    spec = fast_stylize(content, "preset:3:0.25,12:0.75", device=CPU)
+    np.testing.assert_allclose(listed, spec, atol=1e-6)
+
+
 def test_style_image_weights_one_to_zero_equal_the_single_image(float32_only):
     content, first, second = photo(48, 64), photo(70, 50, seed=1), photo(40, 90, seed=2)
     single = fast_stylize(content, [first], device=CPU)
@@ -157,6 +164,7 @@ def test_progress_is_reported_per_tile():
         ("preset:1", {"strength": float("nan")}),
         ("preset:1", {"tile_size": 16}),
         ([np.zeros((20, 20, 3), np.float32)], {"style_weights": [1, 1]}),
+        (["preset:1", np.zeros((20, 20, 3), np.float32)], {}),
     ],
 )
 def test_bad_requests_raise_style_transfer_error(style, kwargs):

@@ -73,12 +73,12 @@ def iter_fast_stylize(
     ----------
     content : numpy.ndarray
         H×W×3 float32 RGB in [0, 1], at the size to stylise.
-    style : str, dict, numpy.ndarray or list of numpy.ndarray
+    style : str, dict, numpy.ndarray or list
         A preset spec (``"preset:7"``, ``"preset:3:0.5,12:0.5"``), a dict of
         preset weights, an H×W×3 float32 style image in [0, 1], or a list of
-        style images.
+        style images or of preset specs (not mixed).
     style_weights : sequence of float, optional
-        Weights for a list of style images (equal when omitted).
+        Weights for a list of styles (equal when omitted).
     strength : float
         0 to 2; see the module docstring for what it means per style kind.
     device : torch.device
@@ -182,11 +182,22 @@ def _plan(content, style, style_weights, strength, device) -> _Plan:
         weights = parse_preset(style) if isinstance(style, str) else _preset_mapping(style)
         return _preset_plan(weights, strength, device)
     images = list(style) if isinstance(style, list | tuple) else [style]
+    if images and all(is_preset(item) for item in images):
+        return _preset_plan(_blend_presets(images, style_weights), strength, device)
     if not images or not all(isinstance(item, np.ndarray) for item in images):
         raise StyleTransferError(
             "Fast mode takes a preset ('preset:7', 'preset:3:0.5,12:0.5') or style images."
         )
     return _image_plan(content, images, style_weights, strength, device)
+
+
+def _blend_presets(specs: list[str], style_weights) -> dict[int, float]:
+    """Several preset specs with one weight each, as one normalised blend."""
+    blend: dict[int, float] = {}
+    for spec, weight in zip(specs, _image_weights(style_weights, len(specs)), strict=True):
+        for index, share in parse_preset(spec).items():
+            blend[index] = blend.get(index, 0.0) + weight * share
+    return _preset_mapping(blend)
 
 
 def _preset_mapping(weights: Mapping) -> dict[int, float]:
@@ -232,7 +243,7 @@ def _image_weights(style_weights, count: int) -> list[float]:
     values = [float(w) for w in style_weights]
     if len(values) != count or any(not np.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
         raise StyleTransferError(
-            f"Give one non-negative style weight per style image ({count}), not all zero."
+            f"Give one non-negative style weight per style ({count}), not all zero."
         )
     return [w / sum(values) for w in values]
 
