@@ -178,7 +178,10 @@ def run_method(job: Job) -> Generator[Progress, None, np.ndarray]:
     if job.method == "fast":
         from ..fast.engine import iter_fast_stylize
 
-        spec = job.styles[0] if isinstance(job.styles[0], str) else job.styles
+        # one preset spec as is; several styles (images, or preset specs) as a list
+        spec = (
+            job.styles[0] if len(job.styles) == 1 and isinstance(job.styles[0], str) else job.styles
+        )
         return iter_fast_stylize(
             job.work,
             spec,

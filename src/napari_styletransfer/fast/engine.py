@@ -186,7 +186,7 @@ def _plan(content, style, style_weights, strength, device) -> _Plan:
         return _preset_plan(_blend_presets(images, style_weights), strength, device)
     if not images or not all(isinstance(item, np.ndarray) for item in images):
         raise StyleTransferError(
-            "Fast mode takes a preset ('preset:7', 'preset:3:0.5,12:0.5') or style images."
+            "Fast mode takes presets ('preset:7', 'preset:3:0.5,12:0.5') or style images, not both."
         )
     return _image_plan(content, images, style_weights, strength, device)
 
