@@ -227,3 +227,33 @@ def test_presets_bad_size_exits_with_2(tmp_path, capsys):
     code = main(["presets", str(source), "-o", str(tmp_path / "s.png"), "--max-size", "8"])
     assert code == 2
     assert "max-size" in capsys.readouterr().err
+
+
+# through the public API: formats and masks are handled there for both methods
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("gray", [False, True])
+def test_api_fast_keeps_shape_and_dtype(dtype, gray):
+    from napari_styletransfer import stylize
+
+    high = {np.uint8: 255, np.uint16: 65535, np.float32: 1.0}[dtype]
+    content = (photo(40, 56) * high).astype(dtype)
+    if gray:
+        content = content[..., 0]
+    out = stylize(content, "preset:7", method="fast", max_size=64, device="cpu")
+    assert out.shape == content.shape and out.dtype == content.dtype
+    assert out.max() <= high
+
+
+def test_api_fast_respects_the_mask():
+    from napari_styletransfer import stylize
+
+    content = (photo(64, 80) * 255).astype(np.uint8)
+    mask = np.zeros((64, 80), bool)
+    mask[16:48, 20:60] = True
+    out = stylize(content, "preset:3", method="fast", mask=mask, max_size=80, device="cpu")
+    far_outside = np.ones_like(mask)
+    far_outside[8:56, 12:68] = False  # more than the 4 px feather away from the mask
+    np.testing.assert_array_equal(out[far_outside], content[far_outside])
+    assert np.abs(out[mask].astype(int) - content[mask]).mean() > 10
