@@ -20,7 +20,7 @@ blended by mixing their style vectors.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +31,13 @@ from ..devices import describe_device
 from ..engine.progress import Progress
 from ..errors import StyleTransferError
 from .arbitrary import STYLE_IMAGE_SIZE
-from .layers import NormContext, NormStats
+from .layers import NormContext, StyleTransformerNet
 from .memory import reuse_freed_memory
 from .multistyle import PRESET_COUNT
 from .networks import autocast_for, get_network
 from .presets import describe_preset, is_preset, parse_preset
-from .tiling import TileBlender, crop, downscale_for_statistics, plan_tiles, round_up
+from .streaming import count_steps, iter_tiled_stylize
+from .tiling import round_up
 
 MAX_STRENGTH = 2.0
 MIN_SIDE = 16
@@ -44,15 +45,12 @@ MIN_SIDE = 16
 MAX_UNTILED_PIXELS = 2048 * 2048
 DEFAULT_TILE_SIZE = 1024
 
-# a network run on a 1×3×h×w tensor with given normalisation context
-Runner = Callable[[torch.Tensor, NormContext], torch.Tensor]
-
 
 @dataclass
 class _Plan:
     """What to run: the transformer, its style parameters, and how to apply strength."""
 
-    run: Runner
+    net: StyleTransformerNet
     params: list
     pixel_strength: float
     label: str
@@ -112,8 +110,9 @@ def _stylize(content, style, style_weights, strength, device, tile_size, start):
     plan = _plan(content, style, style_weights, strength, device)
     image = _to_padded_tensor(content, device)
     height, width = image.shape[-2:]
-    tiles = plan_tiles(height, width, _tile_size(tile_size, height, width))
-    total = len(tiles) + (1 if len(tiles) > 1 else 0)
+    size = _tile_size(tile_size, height, width)
+    whole = size >= max(height, width)
+    total = 1 if whole else count_steps(plan.net, height, width, size)
 
     def report(step: int, stage: str) -> Progress:
         return Progress(
@@ -125,17 +124,20 @@ def _stylize(content, style, style_weights, strength, device, tile_size, start):
             stage=stage,
         )
 
-    if len(tiles) == 1:
-        output = _run(plan, image, None, device)
+    if whole:
+        output = _run(plan, image, device)
         yield report(1, plan.label)
     else:
-        fixed = _record_statistics(plan, image, device)
-        yield report(1, f"{plan.label}: normalisation statistics")
-        blender = TileBlender(height, width, device)
-        for number, tile in enumerate(tiles, start=1):
-            blender.add(tile, _run(plan, crop(image, tile), fixed, device))
-            yield report(number + 1, f"{plan.label}: tile {number}/{len(tiles)}")
-        output = blender.result()
+        steps = iter_tiled_stylize(plan.net, plan.params, image, size, device)
+        step = 0
+        while True:
+            try:
+                stage = next(steps)
+            except StopIteration as stop:
+                output = stop.value
+                break
+            step += 1
+            yield report(step, f"{plan.label}: {stage}")
     return _finish(output, image, content.shape[:2], plan.pixel_strength)
 
 
@@ -212,7 +214,7 @@ def _preset_plan(weights: dict[int, float], strength: float, device) -> _Plan:
     for index, weight in weights.items():
         vector[index] = weight
     return _Plan(
-        run=network.transformer,
+        net=network.transformer,
         params=network.style_params(vector),
         pixel_strength=strength,
         label=describe_preset(weights),
@@ -230,7 +232,7 @@ def _image_plan(content, images, style_weights, strength, device) -> _Plan:
     network = get_network("arbitrary", device)
     label = "style image" if len(images) == 1 else f"{len(images)} style images"
     return _Plan(
-        run=network.transformer,
+        net=network.transformer,
         params=network.style_params(vector),
         pixel_strength=1.0,
         label=label,
@@ -288,18 +290,10 @@ def _to_padded_tensor(content: np.ndarray, device: torch.device) -> torch.Tensor
 
 
 @torch.inference_mode()
-def _run(plan: _Plan, image: torch.Tensor, fixed: dict[int, NormStats] | None, device):
+def _run(plan: _Plan, image: torch.Tensor, device) -> torch.Tensor:
     with autocast_for(device):
-        output = plan.run(image, NormContext(plan.params, fixed_stats=fixed))
+        output = plan.net(image, NormContext(plan.params))
     return output.float()
-
-
-@torch.inference_mode()
-def _record_statistics(plan: _Plan, image: torch.Tensor, device) -> dict[int, NormStats]:
-    context = NormContext(plan.params)
-    with autocast_for(device):
-        plan.run(downscale_for_statistics(image), context)
-    return context.recorded
 
 
 @torch.inference_mode()

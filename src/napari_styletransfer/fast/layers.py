@@ -104,10 +104,17 @@ class StyleConv(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
+        return self.finish(self.convolve(x), context)
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """Upsample (if asked), pad and convolve: the part before the norm."""
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         x = F.pad(x, (self.padding,) * 4, mode="reflect")
-        x = self.conv(x)
+        return self.conv(x)
+
+    def finish(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
+        """Normalise (if this layer has a norm) and apply the activation, in place."""
         if self.norm is not None:
             x = self.norm(x, context)
         if self.activation == "relu":

@@ -1,41 +1,25 @@
-"""Stylise a large image tile by tile without seams.
+"""Tile geometry and blending for large images.
 
-Two things make tiles disagree, and both are removed here:
-
-1. Instance norm statistics. Each tile would normalise with its own mean and
-   variance. Instead, one pass over the whole image records every layer's
-   statistics, and all tiles use those. Images longer than
-   :data:`STATS_MAX_SIDE` are downscaled for that pass, which makes the
-   statistics approximate (the result is seam-free but not identical to an
-   untiled run: mean difference ≈ 0.02 on a 0–1 scale at a factor of 1.33,
-   ≈ 0.04–0.05 at a factor of 2, measured on the astronaut photo).
-2. Borders. Every layer reflection-pads its input, so the outer pixels of a
-   tile differ from what the whole image would give. Each tile is cut out with
-   a context margin of :data:`CONTEXT_MARGIN` pixels, more than the networks'
-   receptive-field radius (62 px for the 26-style network, 54 px for the
-   arbitrary one), and the margin is thrown away.
-
-With fixed statistics the network is a local operator, so the kept part of
-each tile equals the untiled result up to floating-point rounding. Neighbouring
-tiles still overlap by :data:`FEATHER` pixels and are blended with linear
-ramps, which hides any rounding difference.
+:mod:`.streaming` runs the networks tile by tile with exact normalisation
+statistics; this module only cuts the image into tiles and puts the pieces
+back. Each tile has a *core* (the pixels it is responsible for; the cores
+partition the image) and a *read* region: the core plus a context margin,
+wider than the receptive field of the part of the network being run, so the
+core's result does not depend on where the tile ends. Tile edges fall on
+multiples of 4 so the networks' stride-4 grid lines up. Neighbouring outputs
+overlap by :data:`FEATHER` pixels and are blended with linear ramps, which
+hides rounding differences between tiles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .layers import SIZE_MULTIPLE
 
-CONTEXT_MARGIN = 64  # ≥ receptive-field radius of both networks, a multiple of 4
 FEATHER = 16  # width of the blended overlap between neighbouring tiles
-# the statistics pass runs on the image scaled to at most this (the largest image the
-# engine runs untiled is 2048×2048, so this costs no more memory than that)
-STATS_MAX_SIDE = 2048
 
 
 @dataclass(frozen=True)
@@ -57,10 +41,23 @@ def round_up(value: int, multiple: int = SIZE_MULTIPLE) -> int:
     return -(-value // multiple) * multiple
 
 
-def plan_tiles(height: int, width: int, tile_size: int) -> list[Tile]:
-    """Cover a ``height`` × ``width`` image (multiples of 4) with tiles of ``tile_size`` cores."""
-    size = round_up(max(tile_size, SIZE_MULTIPLE))
-    reach = CONTEXT_MARGIN + FEATHER
+def plan_tiles(
+    height: int, width: int, tile_size: int, *, reach: int, multiple: int = SIZE_MULTIPLE
+) -> list[Tile]:
+    """Cover a ``height`` × ``width`` image with tiles.
+
+    Parameters
+    ----------
+    height, width : int
+        Image size, multiples of ``multiple``.
+    tile_size : int
+        Core size (rounded up to a multiple of ``multiple``).
+    reach : int
+        How far the read region extends beyond the core (a multiple of ``multiple``).
+    multiple : int
+        Grid the tile edges fall on.
+    """
+    size = round_up(max(tile_size, multiple), multiple)
     tiles = []
     for y0 in range(0, height, size):
         for x0 in range(0, width, size):
@@ -103,20 +100,6 @@ def crop(image: torch.Tensor, tile: Tile) -> torch.Tensor:
     return image[..., tile.read_y[0] : tile.read_y[1], tile.read_x[0] : tile.read_x[1]]
 
 
-def downscale_for_statistics(image: torch.Tensor) -> torch.Tensor:
-    """The image scaled (area-averaged) so its longer side is at most :data:`STATS_MAX_SIDE`.
-
-    Sizes stay multiples of 4. An image that already fits is returned as is,
-    so its statistics are exact.
-    """
-    height, width = image.shape[-2:]
-    if max(height, width) <= STATS_MAX_SIDE:
-        return image
-    scale = STATS_MAX_SIDE / max(height, width)
-    size = (round_up(max(16, int(height * scale))), round_up(max(16, int(width * scale))))
-    return F.interpolate(image, size=size, mode="area")
-
-
 class TileBlender:
     """Accumulates weighted tile outputs into the full picture."""
 
@@ -135,18 +118,3 @@ class TileBlender:
     def result(self) -> torch.Tensor:
         """The blended 1×3×H×W picture."""
         return self.total / self.weights.clamp_min(1e-8)
-
-
-def stylize_tiled(
-    run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile_size: int
-) -> torch.Tensor:
-    """Run ``run`` (a network with fixed statistics) over ``image`` tile by tile.
-
-    A plain, non-incremental form of what the engine does with progress
-    reports; used by tests to compare tiled and untiled results.
-    """
-    height, width = image.shape[-2:]
-    blender = TileBlender(height, width, image.device)
-    for tile in plan_tiles(height, width, tile_size):
-        blender.add(tile, run(crop(image, tile)))
-    return blender.result()
