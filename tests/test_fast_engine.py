@@ -129,6 +129,20 @@ def test_preset_strength_blends_with_the_content():
     np.testing.assert_allclose(half, (full + content) / 2, atol=1e-5)
 
 
+def test_a_new_strength_reuses_the_preset_output():
+    content = photo(48, 64)
+    full = fast_stylize(content, "preset:6", device=CPU)
+    reports = list(iter_fast_stylize(content, "preset:6", strength=0.5, device=CPU))
+    assert "reused" in reports[-1].stage
+    changed = content.copy()
+    changed[0, 0] = 1 - changed[0, 0]
+    reports = list(iter_fast_stylize(changed, "preset:6", strength=0.5, device=CPU))
+    assert "reused" not in reports[-1].stage
+    np.testing.assert_allclose(
+        fast_stylize(content, "preset:6", strength=0.5, device=CPU), (full + content) / 2, atol=1e-5
+    )
+
+
 def test_style_image_strength_moves_towards_the_content():
     content, style = photo(64, 64), photo(64, 64, seed=9)[:, ::-1] ** 3
     distances = [

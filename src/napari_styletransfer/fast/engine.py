@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from ..devices import describe_device
 from ..engine.progress import Progress
 from ..errors import StyleTransferError
+from . import cache, networks
 from .arbitrary import STYLE_IMAGE_SIZE
+from .cache import array_key
 from .layers import NormContext, StyleTransformerNet
 from .memory import reuse_freed_memory
 from .multistyle import PRESET_COUNT
@@ -54,6 +56,9 @@ class _Plan:
     params: list
     pixel_strength: float
     label: str
+    # identifies the network output for presets (strength is applied afterwards); None
+    # for style images, whose strength changes the network's input
+    output_key: tuple | None = None
 
 
 def iter_fast_stylize(
@@ -124,21 +129,30 @@ def _stylize(content, style, style_weights, strength, device, tile_size, start):
             stage=stage,
         )
 
-    if whole:
+    key = None if plan.output_key is None else (*plan.output_key, array_key(content), size)
+    output = cache.last_preset_output.get(key)
+    if output is not None:  # same picture and preset blend, e.g. only the strength changed
+        yield report(total, f"{plan.label} (network output reused)")
+    elif whole:
         output = _run(plan, image, device)
         yield report(1, plan.label)
     else:
         steps = iter_tiled_stylize(plan.net, plan.params, image, size, device)
-        step = 0
-        while True:
-            try:
-                stage = next(steps)
-            except StopIteration as stop:
-                output = stop.value
-                break
-            step += 1
-            yield report(step, f"{plan.label}: {stage}")
+        output = yield from _reported(steps, report, plan.label)
+    cache.last_preset_output.put(key, output)
     return _finish(output, image, content.shape[:2], plan.pixel_strength)
+
+
+def _reported(steps: Generator[str, None, torch.Tensor], report, label: str):
+    """Turn the tiled run's stage descriptions into progress reports; return its output."""
+    step = 0
+    while True:
+        try:
+            stage = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        step += 1
+        yield report(step, f"{label}: {stage}")
 
 
 def fast_stylize(content: np.ndarray, style, **kwargs) -> np.ndarray:
@@ -218,6 +232,11 @@ def _preset_plan(weights: dict[int, float], strength: float, device) -> _Plan:
         params=network.style_params(vector),
         pixel_strength=strength,
         label=describe_preset(weights),
+        output_key=(
+            tuple(sorted(weights.items())),
+            str(device),
+            networks.uses_bfloat16(device),
+        ),
     )
 
 
@@ -263,7 +282,17 @@ def style_vector(image: np.ndarray, device: torch.device) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
+        Remembered for the last few images (the widget re-runs with the same ones).
     """
+    key = (array_key(image), str(device))
+    vector = cache.style_vectors.get(key)
+    if vector is None:
+        vector = _predict_style(image, device)
+        cache.style_vectors.put(key, vector)
+    return vector
+
+
+def _predict_style(image: np.ndarray, device: torch.device) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).to(device)
     height, width = tensor.shape[:2]
     side = min(height, width)
