@@ -206,7 +206,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-size", type=int, default=1024, help="fast live update size")
     parser.add_argument("--changes", type=int, default=3, help="fast live updates to time")
     parser.add_argument("--parts", nargs="*", choices=("quality", "fast"), default=PARTS)
+    parser.add_argument(
+        "--preview-every",
+        type=int,
+        default=None,
+        help="steps between previews (0: none), to tell redraws from engine stalls",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=None, help="niceness of the job's thread (0: unchanged)"
+    )
     args = parser.parse_args(argv)
+    if args.nice is not None:
+        from napari_styletransfer.widgets import runner
+
+        runner.BACKGROUND_NICE = args.nice
+    if args.preview_every is not None:
+        from napari_styletransfer.widgets import form
+
+        form.PREVIEW_EVERY = args.preview_every
 
     viewer, widget = open_widget()
     lines = []

@@ -93,7 +93,7 @@ class OutputLayer:
             self.layer.data = picture
 
     def settle(self, outcome: Outcome, record: dict) -> None:
-        """Write the final frames and the run's record, or tidy up a failure.
+        """Write the run's record and mark a cancelled layer, or tidy up a failure.
 
         Parameters
         ----------
@@ -104,8 +104,7 @@ class OutputLayer:
         """
         if not self.alive:
             return
-        for index, picture in outcome.results.items():
-            self._write(index, picture)
+        # finished frames are already on screen: show() drew each final report
         if outcome.status in (DONE, CANCELLED):
             self.record |= record
             self.layer.metadata = {**self.layer.metadata, METADATA_KEY: dict(self.record)}

@@ -156,7 +156,7 @@ def warm_up_in_background() -> None:
     threading.Thread(target=import_compiler, name="styletransfer-warm-up", daemon=True).start()
 
 
-def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
+def lower_thread_priority(nice: int | None = None) -> None:
     """Give the calling thread (and the torch threads it starts) a lower CPU priority.
 
     On a loaded CPU the GUI thread otherwise competes on equal terms with the
@@ -164,7 +164,8 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
     ~15 ms (benchmarks/bench_responsiveness.py). Linux only: there a thread id
     can be reniced on its own, and OpenMP threads created later inherit it.
     """
-    if not sys.platform.startswith("linux"):
+    nice = BACKGROUND_NICE if nice is None else nice
+    if not sys.platform.startswith("linux") or nice <= 0:
         return
     with contextlib.suppress(OSError, AttributeError):
         thread = threading.get_native_id()

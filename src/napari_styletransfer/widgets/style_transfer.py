@@ -139,9 +139,19 @@ class StyleTransferWidget(QWidget):
         events.moved.connect(self.reset_choices)
         for layer in self.viewer.layers:
             layer.events.name.connect(self.reset_choices)
+        # the viewer may outlive the dock: stop calling into deleted Qt widgets
+        self.destroyed.connect(self._disconnect_viewer)
         self.form.device.changed.connect(
             lambda value: self.device_label.setText(f"Device: {value}")
         )
+
+    def _disconnect_viewer(self, *_) -> None:
+        events = self.viewer.layers.events
+        events.inserted.disconnect(self._on_layer_inserted)
+        events.removed.disconnect(self.reset_choices)
+        events.moved.disconnect(self.reset_choices)
+        for layer in self.viewer.layers:
+            layer.events.name.disconnect(self.reset_choices)
 
     def _on_layer_inserted(self, event) -> None:
         event.value.events.name.connect(self.reset_choices)
