@@ -39,25 +39,32 @@ DOWNSCALE = 4
 
 
 class Moments:
-    """Running per-channel sum and sum of squares, in float64."""
+    """Running per-channel sum and sum of squares.
+
+    Each tile is reduced on its device in float32 (pairwise summation); the
+    tiles' partial sums are added up in float64 on the CPU (MPS has no float64).
+    """
 
     def __init__(self):
         self.count = 0
         self.total: torch.Tensor | float = 0.0
         self.squares: torch.Tensor | float = 0.0
+        self.device: torch.device | None = None
 
     def add(self, x: torch.Tensor) -> None:
         """Add the pixels of an N×C×h×w tensor."""
+        self.device = x.device
         self.count += x.shape[0] * x.shape[2] * x.shape[3]
-        self.total = self.total + x.sum(dim=(0, 2, 3), dtype=torch.float64)
+        total = x.sum(dim=(0, 2, 3), dtype=torch.float32)
         norms = torch.linalg.vector_norm(x, dim=(0, 2, 3), dtype=torch.float32)
-        self.squares = self.squares + norms.double() ** 2
+        self.total = self.total + total.cpu().double()
+        self.squares = self.squares + norms.cpu().double() ** 2
 
     def statistics(self) -> NormStats:
-        """Mean and biased variance, float32."""
+        """Mean and biased variance, float32 on the device of the tensors added."""
         mean = self.total / self.count
         var = (self.squares / self.count - mean * mean).clamp_min(0.0)
-        return mean.float(), var.float()
+        return mean.float().to(self.device), var.float().to(self.device)
 
 
 def count_steps(net: StyleTransformerNet, height: int, width: int, tile_size: int) -> int:
