@@ -98,7 +98,7 @@ def test_arbitrary_transformer_matches_onnxruntime():
         ours = load_arbitrary()(to_nchw(content), torch.from_numpy(vector)).numpy()
     ours = ours[0].transpose(1, 2, 0)
     feed_vector = vector.reshape(1, 1, 1, 100)
-    for strip, max_tolerance, mean_tolerance in ((True, 1e-4, 1e-5), (False, 0.35, 0.03)):
+    for strip, max_tolerance, mean_tolerance in ((True, 1e-4, 1e-5), (False, 0.5, 0.04)):
         reference = session("arbitrary_transform", strip_activation_quantisation=strip)
         names = [i.name for i in reference.get_inputs()]
         expected = reference.run(None, {names[0]: content[None], names[1]: feed_vector})[0][0]
