@@ -125,7 +125,7 @@ class ArbitraryStyleNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.transformer = StyleTransformerNet(ARBITRARY_SHAPE)
-        widths = [norm_conv.conv.out_channels for norm_conv in self._normalised_convs()]
+        widths = [norm_conv.conv.out_channels for norm_conv in self.transformer.normalised_convs()]
         # per layer, a linear map (a 1×1 conv in the original) from style vector to gamma / beta
         self.to_gamma = nn.ModuleList([nn.Linear(STYLE_VECTOR_SIZE, c) for c in widths])
         self.to_beta = nn.ModuleList([nn.Linear(STYLE_VECTOR_SIZE, c) for c in widths])
@@ -139,13 +139,6 @@ class ArbitraryStyleNet(nn.Module):
 
     def forward(self, image: torch.Tensor, style_vector: torch.Tensor) -> torch.Tensor:
         return self.transformer(image, NormContext(self.style_params(style_vector)))
-
-    def _normalised_convs(self):
-        net = self.transformer
-        convs = []
-        for block in net.residual:
-            convs += [block.conv1, block.conv2]
-        return convs + list(net.expand)
 
     def onnx_layer_names(self) -> list[str]:
         """TF/ONNX names of the normalised convolutions, in layer order."""
@@ -180,7 +173,7 @@ def load_arbitrary() -> ArbitraryStyleNet:
         for i, layer in enumerate(net.transformer.contract, start=1):
             _copy_conv(layer.conv, convs[f"transformer/contract/conv{i}/weights"])
         for i, (name, layer) in enumerate(
-            zip(net.onnx_layer_names(), net._normalised_convs(), strict=True)
+            zip(net.onnx_layer_names(), net.transformer.normalised_convs(), strict=True)
         ):
             _copy_conv(layer.conv, convs[f"transformer/{name}/weights"])
             norm = f"style_params/transformer/{name}/StyleNorm"

@@ -210,12 +210,11 @@ class StyleTransformerNet(nn.Module):
                 ),
             ]
         )
-        self.norm_count = next_index.value
 
-    def norm_layers(self) -> list[ConditionalInstanceNorm]:
-        """The conditional instance norms in network order."""
-        layers = [m for m in self.modules() if isinstance(m, ConditionalInstanceNorm)]
-        return sorted(layers, key=lambda layer: layer.index)
+    def normalised_convs(self) -> list[StyleConv]:
+        """The layers with a conditional instance norm, in norm-index (= network) order."""
+        layers = [m for m in self.modules() if isinstance(m, StyleConv) and m.norm is not None]
+        return sorted(layers, key=lambda layer: layer.norm.index)
 
     def forward(self, image: torch.Tensor, context: NormContext) -> torch.Tensor:
         x = image

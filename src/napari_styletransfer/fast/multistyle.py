@@ -32,7 +32,7 @@ class MultiStyleNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.transformer = StyleTransformerNet(MULTISTYLE_SHAPE)
-        widths = [layer.conv.out_channels for layer in self._normalised_convs()]
+        widths = [layer.conv.out_channels for layer in self.transformer.normalised_convs()]
         self.gammas = nn.ParameterList(
             [nn.Parameter(torch.ones(PRESET_COUNT, c), requires_grad=False) for c in widths]
         )
@@ -52,13 +52,6 @@ class MultiStyleNet(nn.Module):
     def forward(self, image: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return self.transformer(image, NormContext(self.style_params(weights)))
 
-    def _normalised_convs(self):
-        net = self.transformer
-        convs = list(net.contract)
-        for block in net.residual:
-            convs += [block.conv1, block.conv2]
-        return convs + list(net.expand)
-
     def onnx_names(self) -> list[str]:
         """ONNX initialiser prefixes of the normalised convolutions, in layer order."""
         names = [f"contract.{i}" for i in range(3)]
@@ -71,7 +64,7 @@ def load_multistyle() -> MultiStyleNet:
     """Build :class:`MultiStyleNet` on the CPU with weights from multistyle26.onnx."""
     arrays = read_initialisers("multistyle26")
     net = MultiStyleNet()
-    convs = net._normalised_convs()
+    convs = net.transformer.normalised_convs()
     with torch.no_grad():
         for i, (name, layer) in enumerate(zip(net.onnx_names(), convs, strict=True)):
             layer.conv.weight.copy_(torch.tensor(arrays[f"{name}.w"]))
