@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks scripts
-.venv/bin/python -m pytest "$@"
+# passive OpenMP waiting: spinning threads slow everything down on a busy machine
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} .venv/bin/python -m pytest "$@"
