@@ -397,3 +397,18 @@ def test_gpu_out_of_memory_suggests_a_smaller_size(
     wait_idle(qtbot, widget)
     assert len(errors) == 1 and "smaller max size" in errors[0]
     assert [layer.name for layer in viewer.layers] == ["photo", "stripes"]
+
+
+def test_removing_the_output_mid_run_is_harmless(qtbot, style_widget, gradient_rgb, stripes_rgb):
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    before = snapshot(viewer)
+    setup_run(widget, photo, style, steps=500)
+    assert widget.run()
+    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+    viewer.layers.remove("photo · stripes")
+    widget.cancel()
+    wait_idle(qtbot, widget, timeout=10_000)
+    assert_same_layers(before, snapshot(viewer))
+    assert widget.status_label.text().startswith("Cancelled")

@@ -12,6 +12,8 @@ The user's own layers are never written to.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .layers import unique_layer_name
@@ -66,7 +68,7 @@ class OutputLayer:
     def reuse(cls, viewer, layer, base_name: str, metadata: dict) -> OutputLayer:
         """Wrap an existing output layer that a new run rewrites (fast-mode live updates)."""
         output = cls(viewer, layer, stacked=False, created=False, record=metadata)
-        if not layer.name.startswith(base_name):
+        if not re.fullmatch(re.escape(base_name) + r"( \[\d+\])?", layer.name):
             others = (other.name for other in viewer.layers if other is not layer)
             layer.name = unique_layer_name(others, base_name)
         return output

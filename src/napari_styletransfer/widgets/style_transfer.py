@@ -89,6 +89,7 @@ class StyleTransferWidget(QWidget):
         self._segmenting = None
         self._live_layer = None
         self._live_content = None
+        self._job_content = None
         self._live_pending = False
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
@@ -195,11 +196,12 @@ class StyleTransferWidget(QWidget):
         output = OutputLayer.create(
             self.viewer, plan.base_name, plan.initial, plan.stacked, plan.record, plan.layer_kwargs
         )
-        self._start(plan, output)
+        self._start(plan, output, self.form.content.value)
         return True
 
-    def _start(self, plan, output: OutputLayer) -> None:
+    def _start(self, plan, output: OutputLayer, content) -> None:
         self._output = output
+        self._job_content = content
         self._live_layer = None
         self.progress_bar.setValue(0)
         n_frames = len(plan.job.frames)
@@ -233,11 +235,10 @@ class StyleTransferWidget(QWidget):
         if output is not None and not superseded:
             output.settle(outcome, _final_record(outcome))
         self._report(outcome)
-        if outcome.status == DONE and output is not None and output.record["method"] == "fast":
-            self._live_layer, self._live_content = output.layer, self.form.content.value
+        if output is not None and _keeps_live_updates(output, outcome):
+            self._live_layer, self._live_content = output.layer, self._job_content
         if self._live_pending:
             self._live_pending = False
-            self._live_layer = output.layer if output is not None else None
             self._run_live()
 
     def _report(self, outcome: Outcome) -> None:
@@ -293,7 +294,8 @@ class StyleTransferWidget(QWidget):
             return
         if plan.stacked:
             return  # live updates cover single pictures; stacks need Run
-        self._start(plan, OutputLayer.reuse(self.viewer, layer, plan.base_name, plan.record))
+        output = OutputLayer.reuse(self.viewer, layer, plan.base_name, plan.record)
+        self._start(plan, output, self.form.content.value)
 
     # --- subject / background (segmentation) ---
 
@@ -364,6 +366,14 @@ class StyleTransferWidget(QWidget):
         """Stop a running job when the dock closes."""
         self.cancel()
         super().closeEvent(event)
+
+
+def _keeps_live_updates(output: OutputLayer, outcome: Outcome) -> bool:
+    """Whether later fast-mode changes should re-render into this output layer."""
+    if not output.alive or output.record.get("method") != "fast":
+        return False
+    # a finished fast run; or a live re-render that failed or was replaced
+    return outcome.status == DONE or not output.created
 
 
 def _row(*widgets: QWidget) -> QHBoxLayout:
