@@ -42,6 +42,17 @@ def wait_idle(qtbot, widget, timeout=RUN_TIMEOUT_MS):
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
 
 
+def start_long_run(qtbot, viewer, widget, photo_data, style_data):
+    """Start a 500-step run of "photo · stripes"; return the layers as they were before."""
+    photo = viewer.add_image(photo_data, name="photo")
+    style = viewer.add_image(style_data, name="stripes")
+    before = snapshot(viewer)
+    setup_run(widget, photo, style, steps=500)
+    assert widget.run()
+    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+    return before
+
+
 def snapshot(viewer):
     return [(layer.name, type(layer).__name__, np.array(layer.data)) for layer in viewer.layers]
 
@@ -174,12 +185,7 @@ def test_cancel_stops_soon_and_keeps_marked_partial_result(
     qtbot, style_widget, gradient_rgb, stripes_rgb
 ):
     viewer, widget = style_widget
-    photo = viewer.add_image(gradient_rgb, name="photo")
-    style = viewer.add_image(stripes_rgb, name="stripes")
-    before = snapshot(viewer)
-    setup_run(widget, photo, style, steps=500)
-    assert widget.run()
-    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+    before = start_long_run(qtbot, viewer, widget, gradient_rgb, stripes_rgb)
 
     widget.cancel_button.click()
     # one engine step at 48 px is well under a second even on a busy machine
@@ -401,12 +407,7 @@ def test_gpu_out_of_memory_suggests_a_smaller_size(
 
 def test_removing_the_output_mid_run_is_harmless(qtbot, style_widget, gradient_rgb, stripes_rgb):
     viewer, widget = style_widget
-    photo = viewer.add_image(gradient_rgb, name="photo")
-    style = viewer.add_image(stripes_rgb, name="stripes")
-    before = snapshot(viewer)
-    setup_run(widget, photo, style, steps=500)
-    assert widget.run()
-    qtbot.waitUntil(lambda: widget.progress_bar.value() > 0, timeout=RUN_TIMEOUT_MS)
+    before = start_long_run(qtbot, viewer, widget, gradient_rgb, stripes_rgb)
     viewer.layers.remove("photo · stripes")
     widget.cancel()
     wait_idle(qtbot, widget, timeout=10_000)
