@@ -25,8 +25,10 @@ import numpy as np
 from ..engine.progress import Progress
 
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
-# OS niceness of the worker thread: the job yields the CPU to napari's GUI thread
-BACKGROUND_NICE = 10
+# OS niceness for the worker thread (Linux). Off: renicing gave the GUI thread
+# the CPU back on a loaded machine, but a reniced worker that holds the GIL and
+# gets descheduled freezes the GUI instead (once 3.6 s in the benchmark)
+BACKGROUND_NICE = 0
 
 
 @dataclass
@@ -159,10 +161,9 @@ def warm_up_in_background() -> None:
 def lower_thread_priority(nice: int | None = None) -> None:
     """Give the calling thread (and the torch threads it starts) a lower CPU priority.
 
-    On a loaded CPU the GUI thread otherwise competes on equal terms with the
-    job's compute threads, and drawing a preview took 100-200 ms instead of
-    ~15 ms (benchmarks/bench_responsiveness.py). Linux only: there a thread id
-    can be reniced on its own, and OpenMP threads created later inherit it.
+    Off by default (:data:`BACKGROUND_NICE` is 0); ``bench_responsiveness.py
+    --nice N`` measures the effect. Linux only: there a thread id can be reniced
+    on its own, and OpenMP threads created later inherit it.
     """
     nice = BACKGROUND_NICE if nice is None else nice
     if not sys.platform.startswith("linux") or nice <= 0:
