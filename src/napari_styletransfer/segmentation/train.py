@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import time
 from pathlib import Path
@@ -146,6 +147,7 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
             print(
                 f"epoch {epoch}: loss {row[2]:.4f}, val IoU {iou:.4f}, {elapsed:.0f} s", flush=True
             )
+            save(model, args.out, training={"epochs_done": epoch})  # inspectable mid-run
     settings = {k: v for k, v in vars(args).items() if k not in ("data_dir", "log", "out")}
     training = {
         "train_photos": len(train_photos),
@@ -157,6 +159,29 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
     return model, meta
 
 
+def recalibrate_reductions(
+    model: SubjectUNet, maker: SampleMaker, rng: np.random.Generator, batches: int = 50
+) -> None:
+    """Re-estimate the running statistics of the decoder's first batch norms.
+
+    Used once to repair a checkpoint whose statistics had overflowed in fp16
+    (see docs/model_card.md); the rest of the network stays as trained.
+    """
+    model.eval()
+    norms = [reduce[1] for reduce in model.decoder.reduce]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over all batches
+        norm.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            images, _ = maker.batch(rng, 8)
+            model(torch.from_numpy(images))
+    for norm in norms:
+        norm.momentum = 0.1
+    model.eval()
+
+
 def save(model: SubjectUNet, path: Path, **meta) -> None:
     """Write the decoder checkpoint (what ships) with its metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,18 +189,24 @@ def save(model: SubjectUNet, path: Path, **meta) -> None:
 
 
 def report(model: SubjectUNet, data_dir: Path) -> dict:
-    """Pick the working size on validation, then measure IoU on validation and explore_*."""
+    """Pick the working size and flip averaging on validation, then measure IoU.
+
+    The chosen settings are measured again on validation and on the explore_* sets.
+    """
     by_role = split_entries(data_dir)
     validation = load_photos(data_dir, by_role["validation"])
-    by_size = {}
-    for size in INPUT_SIZE_CHOICES:
-        model.input_size = size
-        by_size[size] = round(float(np.mean(evaluate(model, validation))), 4)
-    model.input_size = max(by_size, key=by_size.get)
+    choices = {}
+    for size, flip in itertools.product(INPUT_SIZE_CHOICES, (False, True)):
+        model.input_size, model.flip_average = size, flip
+        choices[(size, flip)] = round(float(np.mean(evaluate(model, validation))), 4)
+    model.input_size, model.flip_average = max(choices, key=choices.get)
     ious = evaluate(model, validation)
     metrics = {
         "input_size": model.input_size,
-        "validation_mean_iou_by_input_size": {str(k): v for k, v in by_size.items()},
+        "flip_average": model.flip_average,
+        "validation_mean_iou_by_choice": {
+            f"{size} px{', flip average' if flip else ''}": v for (size, flip), v in choices.items()
+        },
         "validation": summary(by_role["validation"], ious),
     }
     for name in EVALUATION_RCC:
@@ -217,6 +248,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--evaluate-only", action="store_true", help="only re-measure the weights in --out"
     )
+    parser.add_argument(
+        "--recalibrate-bn",
+        action="store_true",
+        help="with --evaluate-only: re-estimate the first batch-norm statistics (repair)",
+    )
     args = parser.parse_args(argv)
     if args.log is None and not args.evaluate_only:
         args.log = args.data_dir / "train_log.csv"
@@ -230,6 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate_only:
         checkpoint = load_checkpoint(args.out)
         model, meta = build_model(checkpoint), checkpoint["meta"]
+        if args.recalibrate_bn:
+            by_role = split_entries(args.data_dir)
+            maker = SampleMaker(
+                load_photos(args.data_dir, by_role["train"]),
+                [p.rgb for p in load_photos(args.data_dir, by_role["background"])],
+                meta["settings"]["crop_size"],
+            )
+            recalibrate_reductions(model, maker, np.random.default_rng(args.seed + 1))
+            meta["repair"] = "reduction batch-norm statistics re-estimated (50 batches of 8)"
     else:
         model, meta = train(args)
     meta["metrics"] = report(model, args.data_dir)
