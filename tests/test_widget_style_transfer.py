@@ -413,3 +413,16 @@ def test_removing_the_output_mid_run_is_harmless(qtbot, style_widget, gradient_r
     wait_idle(qtbot, widget, timeout=10_000)
     assert_same_layers(before, snapshot(viewer))
     assert widget.status_label.text().startswith("Cancelled")
+
+
+def test_chosen_layers_stay_chosen_when_renamed(style_widget, gradient_rgb, stripes_rgb):
+    viewer, widget = style_widget
+    viewer.add_image(gradient_rgb, name="another")  # first in every list
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    style = viewer.add_image(stripes_rgb, name="stripes")
+    setup_run(widget, photo, style)
+    style.name = "zigzag"
+    photo.name = "portrait"
+    assert widget.form.content.value is photo
+    assert widget.form.style.value.layer is style
+    assert widget.form.style.value.label == "zigzag"

@@ -44,16 +44,20 @@ class StyleChoice(NamedTuple):
     name: str
     layer: Any = None
 
+    def _key(self) -> tuple:
+        # a layer stays the same choice when it is renamed
+        return (self.kind, id(self.layer)) if self.kind == "layer" else (self.kind, self.name)
+
     def __eq__(self, other: object) -> bool:
-        # layers compare by identity: two layers may share a name for a moment
-        return (
-            isinstance(other, StyleChoice)
-            and (self.kind, self.name) == (other.kind, other.name)
-            and self.layer is other.layer
-        )
+        return isinstance(other, StyleChoice) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.name, id(self.layer)))
+        return hash(self._key())
+
+    @property
+    def label(self) -> str:
+        """The style's name now (a layer's current name)."""
+        return self.layer.name if self.kind == "layer" else self.name
 
 
 def fast_preset_names() -> list[str]:
@@ -220,9 +224,19 @@ class StyleTransferForm(Container):
         ]
 
     def reset_choices(self, *_: Any) -> None:
-        """Refill every layer dropdown from the viewer, keeping current choices."""
+        """Refill every layer dropdown from the viewer, keeping current choices.
+
+        magicgui keeps a selection by its text, so a renamed layer would lose it;
+        the chosen value is put back by identity, without a ``changed`` signal
+        (a rename is not a new choice).
+        """
         for widget in (self.content, self.style, self.mask):
-            widget.reset_choices()
+            current = widget.value
+            with widget.changed.blocked():
+                widget.reset_choices()
+                same = [choice for choice in widget.choices if choice == current]
+                if same and widget.value is not same[0]:
+                    widget.value = same[0]
         self._update_enabled()
 
     # --- reactions ---

@@ -135,7 +135,7 @@ def build_plan(settings: Settings, data_position_of) -> Plan:
     record = _record(settings, indices, stacked)
     return Plan(
         job=Job(frames, style, settings.engine_options()),
-        base_name=f"{content.name}{NAME_SEPARATOR}{settings.style.name}",
+        base_name=f"{content.name}{NAME_SEPARATOR}{settings.style.label}",
         initial=initial,
         stacked=stacked,
         layer_kwargs=output_geometry(content, keep_stack=stacked) | display_kwargs(content),
@@ -149,7 +149,7 @@ def _record(settings: Settings, indices, stacked: bool) -> dict:
         "status": "running",
         "package_version": __version__,
         "content": settings.content.name,
-        "style": settings.style.name,
+        "style": settings.style.label,
         "style_kind": settings.style.kind,
         "mask": None if settings.mask is None else settings.mask.name,
         "label_values": settings.label_values if settings.mask is not None else "",
