@@ -30,12 +30,14 @@ def gram(features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.T
         C×C float32.
     """
     _, channels, height, width = features.shape
-    flat = features.reshape(channels, height * width).float()
-    if weights is None:
-        return flat @ flat.T / (channels * height * width)
-    w = weights.reshape(1, height * width).float()
-    guided = flat * w
-    return guided @ guided.T / (channels * w.square().sum().clamp_min(1e-8))
+    # fp32 even inside autocast: sums over H·W products lose too much in bf16/fp16
+    with torch.autocast(features.device.type, enabled=False):
+        flat = features.reshape(channels, height * width).float()
+        if weights is None:
+            return flat @ flat.T / (channels * height * width)
+        w = weights.reshape(1, height * width).float()
+        guided = flat * w
+        return guided @ guided.T / (channels * w.square().sum().clamp_min(1e-8))
 
 
 def weights_like(weights: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor | None:
