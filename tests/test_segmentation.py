@@ -33,7 +33,7 @@ def reference_mask(name: str) -> np.ndarray:
     return np.asarray(Image.open(REFERENCE_DIR / f"{name}_subject_u2netp.png")) > 127
 
 
-@pytest.mark.parametrize("name", ["chelsea", "astronaut"])
+@pytest.mark.parametrize("name", ["chelsea"])
 def test_shipped_model_agrees_with_teacher_on_bundled_photo(name):
     photo = load_sample(name)
     mask = segment_subject(photo, device="cpu")
