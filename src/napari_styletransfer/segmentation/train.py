@@ -117,7 +117,9 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
         flush=True,
     )
 
-    model = build_model().to(memory_format=torch.channels_last)
+    # --init continues from an earlier checkpoint (a second, shorter cycle)
+    start_from = load_checkpoint(args.init) if args.init else None
+    model = build_model(start_from).to(memory_format=torch.channels_last)
     model.input_size = args.input_size
     optimizer = torch.optim.AdamW(
         model.decoder.parameters(), lr=args.lr, weight_decay=1e-4, foreach=True
@@ -149,6 +151,7 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
             )
             save(model, args.out, training={"epochs_done": epoch})  # inspectable mid-run
     settings = {k: v for k, v in vars(args).items() if k not in ("data_dir", "log", "out")}
+    settings["init"] = str(args.init) if args.init else None
     training = {
         "train_photos": len(train_photos),
         "backgrounds": len(backgrounds),
@@ -236,6 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--log", type=Path, default=None, help="CSV log (default: in data dir)")
+    parser.add_argument("--init", type=Path, help="start from this decoder checkpoint")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps-per-epoch", type=int, default=120)
     parser.add_argument("--batch-size", type=int, default=8)
