@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_styletransfer import load_sample
 from napari_styletransfer.widgets.segment_subject import ALL_SLICES, SegmentSubjectWidget
@@ -41,6 +42,14 @@ def test_widget_adds_subject_labels_and_leaves_image_untouched(viewer_and_widget
     assert (labels.data == 1).mean() < fraction
     # painting stays possible: the layer is an ordinary editable Labels layer
     assert labels.editable
+
+    # clean-ups apply to the stored probabilities: one object, no holes
+    widget.threshold_slider.setValue(50)
+    widget.largest_box.setChecked(True)
+    widget.fill_holes_box.setChecked(True)
+    subject = labels.data == 1
+    assert ndimage.label(subject)[1] == 1
+    np.testing.assert_array_equal(ndimage.binary_fill_holes(subject), subject)
 
 
 def test_widget_segments_all_slices_of_a_stack(viewer_and_widget, qtbot):
