@@ -112,17 +112,19 @@ def quality_job(viewer, widget, size: int, steps: int, max_seconds: float) -> li
     start = time.perf_counter()
     widget.run()
     run_call = time.perf_counter() - start
-    widget._running.worker.yielded.connect(updates.append)
+    # when each report reached the GUI thread, and whether it carried a preview
+    widget._running.worker.yielded.connect(
+        lambda u: updates.append((time.perf_counter() - start, u.progress))
+    )
     process_events_for(max_seconds, until=lambda: not widget.busy)
     if widget.busy:
         widget.cancel()
         process_events_for(30, until=lambda: not widget.busy)
     seconds = time.perf_counter() - start
     running = ticks.stop()
-    last = updates[-1].progress if updates else None
+    last = updates[-1][1] if updates else None
     done = f"{last.step}/{last.total} steps, {last.stage}" if last else "no step"
-    previews = sum(u.progress.preview is not None for u in updates)
-    report_times = [u.elapsed for u in updates]
+    previews = sum(p.preview is not None for _, p in updates)
 
     lines = [
         f"Quality job: astronaut × starry-night, max size {size}, {done}, {seconds:.1f} s,",
@@ -133,8 +135,10 @@ def quality_job(viewer, widget, size: int, steps: int, max_seconds: float) -> li
         "Largest delays (seconds after Run: delay):",
     ]
     for at, delay in ticks.worst(5, start):
-        near = min(report_times, key=lambda t: abs(t - at), default=0.0)
-        lines.append(f"  {at:7.2f} s: {delay:6.1f} ms  (nearest engine report at {near:.2f} s)")
+        # a tick late by `delay` was blocked from (at - delay) to at
+        near, progress = min(updates, key=lambda tp: abs(tp[0] - (at - delay / 1000)))
+        kind = "with a preview" if progress.preview is not None else "no preview"
+        lines.append(f"  {at:7.2f} s: {delay:6.1f} ms  (report {kind} received at {near:.2f} s)")
     lines += [
         "",
         "| event loop | ticks | median delay (ms) | p99 (ms) | max delay (ms) | note |",
