@@ -24,8 +24,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "one masked run (only the background), and write PNGs and a side-by-side sheet.",
     )
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--max-size", type=int, default=320, help="longer side to compute at")
-    p.add_argument("--steps", type=int, default=60, help="optimisation steps per picture")
+    p.add_argument("--max-size", type=int, default=384, help="longer side to compute at")
+    p.add_argument("--steps", type=int, default=100, help="optimisation steps per picture")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
     return p
