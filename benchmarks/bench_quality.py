@@ -41,6 +41,7 @@ from common import (
     cuda_peak_mb,
     markdown_table,
     peak_rss_mb,
+    record_pictures,
     resized,
     run_worker,
 )
@@ -73,20 +74,9 @@ def work_ours(job: dict) -> dict:
     runner = iter_stylize(
         content, style, max_size=job["size"], steps=job.get("steps"), device="cpu", **options
     )
-    busy, steps, times, images = 0.0, [], [], []
-    while True:
-        start = time.perf_counter()
-        report = next(runner, None)
-        busy += time.perf_counter() - start
-        if report is None:
-            break
-        if report.preview is not None or report.done:
-            if steps and steps[-1] == report.step:  # the final report repeats the last step
-                del steps[-1], times[-1], images[-1]
-            steps.append(report.step)
-            times.append(busy)
-            print(f"  ours step {report.step}: {busy:.1f} s", file=sys.stderr, flush=True)
-            images.append(report.result if report.done else report.preview)
+    steps, times, images, _ = record_pictures(
+        runner, lambda r: r.preview is not None or r.done, log="ours"
+    )
     return _save(job, steps, times, images)
 
 

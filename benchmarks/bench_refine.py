@@ -26,7 +26,6 @@ import json
 import shlex
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_quality import Yardstick
-from common import markdown_table, resized, run_worker
+from common import markdown_table, record_pictures, resized, run_worker
 
 HERE = Path(__file__).resolve()
 CONTENT_NAME = "astronaut"
@@ -67,20 +66,10 @@ def work(job: dict) -> dict:
         init=job["init"],
         preview_every=job["every"],
     )
-    busy, steps, times, images = 0.0, [], [], []
-    while True:
-        start = time.perf_counter()
-        report = next(runner, None)
-        busy += time.perf_counter() - start
-        if report is None:
-            break
-        if report.stage == "fast start" or (report.preview is None and not report.done):
-            continue
-        if steps and steps[-1] == report.step:  # the final report repeats the last step
-            del steps[-1], times[-1], images[-1]
-        steps.append(report.step)
-        times.append(busy)
-        images.append(report.result if report.done else report.preview)
+    steps, times, images, busy = record_pictures(
+        runner,
+        lambda r: r.stage != "fast start" and (r.preview is not None or r.done),
+    )
     np.savez_compressed(job["out"], *[np.asarray(i, dtype=np.uint8) for i in images])
     return {"steps": steps, "times": times, "seconds": busy}
 

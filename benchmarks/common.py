@@ -12,6 +12,7 @@ import platform
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,39 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def record_pictures(runner, keep, log: str | None = None) -> tuple[list, list, list, float]:
+    """Drive an ``iter_stylize`` run, timing only the engine's own work.
+
+    Parameters
+    ----------
+    runner : generator of Progress
+    keep : callable
+        ``keep(report)`` says whether to keep this report's picture.
+    log : str, optional
+        A label; when given, each kept step is printed on stderr.
+
+    Returns
+    -------
+    steps, times, images : list
+        The kept steps, the engine seconds up to each, and their pictures.
+    busy : float
+        Engine seconds in all.
+    """
+    busy, steps, times, images = 0.0, [], [], []
+    while True:
+        start = time.perf_counter()
+        report = next(runner, None)
+        busy += time.perf_counter() - start
+        if report is None:
+            return steps, times, images, busy
+        if not keep(report):
+            continue
+        if steps and steps[-1] == report.step:  # the final report repeats the last step
+            del steps[-1], times[-1], images[-1]
+        steps.append(report.step)
+        times.append(busy)
+        images.append(report.result if report.done else report.preview)
+        if log:
+            print(f"  {log} step {report.step}: {busy:.1f} s", file=sys.stderr, flush=True)
