@@ -29,7 +29,7 @@ from .arrays import (
 )
 from .color import check_color_method, keep_luminance_of, match_colors
 from .inputs import StyleSource, blend_weights, init_image, resolve_styles
-from .masks import REGIONS, feather, style_region
+from .masks import REGIONS, composite, feather, style_region
 from .options import Settings, settings_from
 from .progress import Progress
 
@@ -77,8 +77,6 @@ class Job:
             full = keep_luminance_of(full, self.content)
         values = to_unit_range(full, self.fmt)
         if self.weights is not None:
-            from .masks import composite
-
             color = self.original if self.fmt.is_gray else self.original[..., :3]
             values = composite(color, values, self.weights)
         return cast_to_format(values, self.fmt, self.alpha)

