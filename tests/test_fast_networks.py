@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_styletransfer.fast import memory
 from napari_styletransfer.fast.arbitrary import load_arbitrary, load_predictor
+from napari_styletransfer.fast.layers import reflect_padded_conv
 from napari_styletransfer.fast.multistyle import load_multistyle
 from napari_styletransfer.fast.networks import get_network
 from napari_styletransfer.fast.onnx_weights import dequantise, model_path
@@ -59,7 +61,8 @@ def to_nchw(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None]))
 
 
-@pytest.mark.parametrize(("height", "width"), [(64, 96), (52, 76)])
+# 392×520 is large enough for the padding-free convolution of the full-size layers
+@pytest.mark.parametrize(("height", "width"), [(64, 96), (52, 76), (392, 520)])
 def test_multistyle_matches_onnxruntime(height, width):
     net = load_multistyle()
     image = smooth_image(height, width, seed=1)
@@ -127,3 +130,49 @@ def test_dequantise_per_channel_axis():
 def test_networks_are_loaded_once_per_device():
     cpu = torch.device("cpu")
     assert get_network("multistyle", cpu) is get_network("multistyle", cpu)
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (3, 2), (9, 1)])
+@pytest.mark.parametrize(("height", "width"), [(16, 16), (17, 23), (13, 40)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_reflect_padded_conv_equals_padding_first(kernel, stride, height, width, channels_last):
+    torch.manual_seed(kernel + stride + height)
+    conv = torch.nn.Conv2d(5, 6, kernel, stride=stride)
+    x = torch.randn(1, 5, height, width)
+    if channels_last:
+        conv = conv.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = conv(torch.nn.functional.pad(x, (kernel // 2,) * 4, mode="reflect"))
+        ours = reflect_padded_conv(conv, x, kernel // 2)
+    assert ours.shape == expected.shape
+    assert torch.allclose(ours, expected, atol=1e-5)
+
+
+class FakeGlibc:
+    """Records mallopt calls instead of changing the allocator."""
+
+    def __init__(self):
+        self.settings: dict[int, int] = {}
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.settings[parameter] = value
+        return 1
+
+
+def test_freed_memory_is_kept_during_a_run_and_bounded_after(monkeypatch):
+    fake = FakeGlibc()
+    monkeypatch.setattr(memory, "_glibc", lambda: fake)
+    with memory.reuse_freed_memory(torch.device("cpu")):
+        assert fake.settings[memory.M_MMAP_THRESHOLD] >= 1 << 30
+        assert fake.settings[memory.M_TRIM_THRESHOLD] >= 1 << 30
+    assert fake.settings[memory.M_MMAP_THRESHOLD] == memory.AFTER_RUN_MMAP
+    assert fake.settings[memory.M_TRIM_THRESHOLD] == memory.KEEP_BETWEEN_RUNS <= 256 << 20
+
+
+def test_allocator_is_left_alone_for_gpus(monkeypatch):
+    fake = FakeGlibc()
+    monkeypatch.setattr(memory, "_glibc", lambda: fake)
+    with memory.reuse_freed_memory(torch.device("cuda")):
+        pass
+    assert fake.settings == {}
