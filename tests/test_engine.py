@@ -6,7 +6,7 @@ import torch
 
 from napari_styletransfer import iter_stylize, load_sample, stylize
 from napari_styletransfer.engine.arrays import resize_array
-from napari_styletransfer.engine.color import rgb_to_yiq
+from napari_styletransfer.engine.color import match_colors, rgb_to_yiq
 from napari_styletransfer.engine.pyramid import plan_levels
 from napari_styletransfer.errors import StyleTransferError
 
@@ -85,9 +85,27 @@ def test_preserve_color_keeps_the_content_chroma(content, style):
     assert np.abs(chroma(plain) - chroma(content)).mean() > 3 * kept.mean()
 
 
-def test_histogram_colour_matching_runs(content, style):
-    out = stylize(content, style, preserve_color=True, color_method="histogram", **FAST)
-    assert out.shape == content.shape
+def test_match_colors_gives_the_content_colour_statistics(content, style):
+    rng = np.random.default_rng(0)
+    # mid-range colours, so the clipping to [0, 1] does not interfere
+    source = rng.normal([0.3, 0.5, 0.6], [0.05, 0.08, 0.04], (40, 40, 3)).clip(0, 1)
+    target = rng.normal([0.6, 0.4, 0.3], [0.06, 0.05, 0.09], (30, 50, 3)).clip(0, 1)
+    target[..., 1] += 0.5 * (target[..., 0] - 0.6)  # correlated channels
+    out = match_colors(source, target).reshape(-1, 3)
+    target = target.reshape(-1, 3)
+    np.testing.assert_allclose(out.mean(0), target.mean(0), atol=2e-3)
+    np.testing.assert_allclose(np.cov(out, rowvar=False), np.cov(target, rowvar=False), atol=2e-4)
+
+
+def test_histogram_colour_matching_moves_colours_toward_the_content(content, style):
+    matched = stylize(content, style, preserve_color=True, color_method="histogram", **FAST)
+    plain = stylize(content, style, **FAST)
+    assert matched.shape == content.shape and matched.dtype == content.dtype
+
+    def colour_gap(image):
+        return np.abs(image.reshape(-1, 3).mean(0) - content.reshape(-1, 3).mean(0)).sum()
+
+    assert colour_gap(matched) < 0.5 * colour_gap(plain)
 
 
 def test_same_seed_same_result_and_seed_matters(content, style):
@@ -110,9 +128,19 @@ def test_bundled_style_by_name(content):
     assert stylize(content, "the-scream", **FAST).shape == content.shape
 
 
-def test_adam_optimizer_and_init_image(content, style):
-    out = stylize(content, style, optimizer="adam", init=content[::-1].copy(), **FAST)
+def test_adam_optimizer_lowers_the_loss_from_the_given_init_image(content, style):
+    flipped = content[::-1].copy()
+    reports = run_reports(content, style, optimizer="adam", init=flipped, preview_every=0, **FAST)
+    finest = [r for r in reports[:-1] if r.stage == reports[-2].stage]  # losses of one level
+    assert len(finest) > 3 and finest[-1].losses["total"] < finest[0].losses["total"]
+    out = reports[-1].result
     assert out.shape == content.shape
+
+    def correlation(a, b):
+        return np.corrcoef(a.astype(float).ravel(), b.astype(float).ravel())[0, 1]
+
+    # a few Adam steps stay close to where they started: the upside-down photo
+    assert correlation(out, flipped) > correlation(out, content) + 0.2
 
 
 def test_gray_uint16_keeps_dtype_and_range(style):
