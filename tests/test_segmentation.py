@@ -24,6 +24,7 @@ from napari_styletransfer.segmentation.train import (
     intersection_over_union,
     train_step,
 )
+from napari_styletransfer.segmentation.views import ViewPool, label_views, load_or_label_views
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "segmentation"
 
@@ -186,6 +187,18 @@ def test_sample_maker_gives_images_and_matching_masks():
         assert image[:, inside].mean() > image[:, mask[0] < 0.1].mean()
 
 
+def test_extra_cutouts_are_pasted_with_their_alpha():
+    rng = np.random.default_rng(2)
+    empty = [LabelledPhoto(np.zeros((40, 40, 3), np.uint8), np.zeros((40, 40), np.float32))]
+    stamp = LabelledPhoto(np.full((20, 10, 3), 255, np.uint8), np.ones((20, 10), np.float32))
+    backgrounds = [np.zeros((60, 60, 3), np.uint8)]
+    maker = SampleMaker(empty, backgrounds, 32, composite_fraction=1.0, extra_cutouts=[stamp])
+    assert maker.cutouts == [stamp]  # the empty photo has no usable subject
+    rgb, mask = maker.view(rng)
+    assert mask.max() > 0.9
+    assert rgb[mask > 0.9].mean() > 100 > rgb[mask < 0.1].mean()
+
+
 def test_tiny_model_learns_on_synthetic_data():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -203,14 +216,85 @@ def test_tiny_model_learns_on_synthetic_data():
     assert model.encoder.convs["block1_conv1"].weight.grad is None  # the encoder stays frozen
 
 
-def test_checkpoint_round_trip(tmp_path):
-    model = SubjectUNet(widths=(4, 8, 8), input_size=64)
+def bright_pixels(rgb: np.ndarray) -> np.ndarray:
+    """A stand-in teacher: the subject is whatever is bright in the view it is given."""
+    return (rgb.mean(axis=2) > 120).astype(np.float32)
+
+
+def test_views_are_labelled_by_the_teacher_on_the_view_itself():
+    rng = np.random.default_rng(3)
+    backgrounds = [(rng.random((90, 90, 3)) * 60).astype(np.uint8)]
+    maker = SampleMaker(_synthetic_photos(rng), backgrounds, 40)
+    pool = label_views(maker, 12, rng, bright_pixels)
+    assert pool.images.shape == (12, 40, 40, 3) and pool.masks.shape == (12, 40, 40)
+    for image, mask in zip(pool.images, pool.masks, strict=True):
+        np.testing.assert_array_equal(mask > 127, bright_pixels(image) > 0.5)
+
+
+def test_view_pool_batches_flip_images_and_masks_together():
+    images = np.zeros((1, 16, 16, 3), np.uint8)
+    images[0, :, :5] = 255  # bright on the left only
+    pool = ViewPool(images, (images[..., 0] > 0).astype(np.uint8) * 255)
+    batch, masks = pool.batch(np.random.default_rng(0), 40)
+    assert batch.shape == (40, 3, 16, 16) and masks.shape == (40, 1, 16, 16)
+    assert batch.dtype == masks.dtype == np.float32 and batch.max() == masks.max() == 1
+    np.testing.assert_array_equal(batch[:, 0] > 0.5, masks[:, 0] > 0.5)
+    flipped = batch[:, 0, 0, -1] > 0.5
+    assert 0 < flipped.sum() < 40  # some views flipped, some not
+
+
+def test_view_pool_is_labelled_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from napari_styletransfer.segmentation import teacher
+
+    calls = []
+    monkeypatch.setattr(
+        teacher, "teacher_probability", lambda rgb: calls.append(1) or rgb[..., 0] > 9
+    )
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "manifest.json").write_text("{}")
+    rng = np.random.default_rng(4)
+    maker = SampleMaker(_synthetic_photos(rng), [], 32)
+    first = load_or_label_views(tmp_path, maker, 5, seed=0)
+    second = load_or_label_views(tmp_path, maker, 5, seed=0)
+    assert len(calls) == 5
+    np.testing.assert_array_equal(first.images, second.images)
+    np.testing.assert_array_equal(first.masks, second.masks)
+
+
+def test_encoder_skips_have_the_expected_strides():
+    for skips, strides in ((3, (2, 4, 8)), (4, (2, 4, 8, 16))):
+        model = SubjectUNet(widths=(4, 8, 8, 8)[:skips], input_size=64)
+        features = model.encoder(torch.rand(1, 3, 64, 64))
+        assert [64 // f.shape[-1] for f in features] == list(strides)
+        assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 32, 32)
+
+
+@pytest.mark.parametrize("widths", [(4, 8, 8), (4, 8, 8, 6)])
+def test_checkpoint_round_trip(tmp_path, widths):
+    model = SubjectUNet(widths=widths, input_size=64)
     path = tmp_path / "decoder.pt"
     torch.save(model.decoder_checkpoint(note="test"), path)
     from napari_styletransfer.segmentation.model import load_checkpoint
 
     loaded = build_model(load_checkpoint(path))
-    assert loaded.input_size == 64 and loaded.widths == (4, 8, 8)
+    assert loaded.input_size == 64 and loaded.widths == widths
     for key, value in model.decoder.state_dict().items():
         restored = loaded.decoder.state_dict()[key]
         torch.testing.assert_close(restored, value.half().to(restored.dtype))
+
+
+def test_stamp_cutouts_skip_symbols_small_and_opaque_images(tmp_path):
+    from napari_styletransfer.segmentation.build_data import STAMP_DIR, stamp_cutouts
+
+    stamps = tmp_path / "tuxpaint-stamps-default" / STAMP_DIR
+    wanted = {
+        "animals/mammals/cat.png": ("RGBA", 80),  # kept
+        "symbols/alphabets/a.png": ("RGBA", 80),  # letters are no objects
+        "food/fruit/tiny.png": ("RGBA", 20),  # too small
+        "food/fruit/photo.png": ("RGB", 80),  # no alpha: no cut-out
+    }
+    for name, (mode, side) in wanted.items():
+        (stamps / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new(mode, (side, side)).save(stamps / name)
+    found = [source for _, source, _ in stamp_cutouts(tmp_path)]
+    assert found == ["stamps/animals/mammals/cat.png"]

@@ -27,8 +27,9 @@ class SampleMaker:
     """Draws square training samples of a fixed size from photos and backgrounds.
 
     Half of the samples are random crops of the labelled photos; the other half
-    cut a subject out with its teacher mask and paste it, scaled and maybe
-    flipped, on a crop of a background photo (the label is the pasted alpha).
+    cut a subject out (a photo's subject with its teacher mask, or one of the
+    extra cut-outs with its alpha) and paste it, scaled and maybe flipped, on a
+    crop of a background photo (the label is the pasted alpha).
     Every sample then gets colour jitter, sometimes greyscale.
     """
 
@@ -38,15 +39,21 @@ class SampleMaker:
         backgrounds: list[np.ndarray],
         size: int,
         composite_fraction: float = 0.5,
+        extra_cutouts: list[LabelledPhoto] = (),
     ) -> None:
         self.photos = photos
         self.cutouts = [p for p in photos if MIN_SUBJECT <= p.subject_fraction <= MAX_SUBJECT]
+        self.cutouts += list(extra_cutouts)
         self.backgrounds = backgrounds
         self.size = size
         self.composite_fraction = composite_fraction if self.cutouts and backgrounds else 0.0
 
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One (RGB float32 size×size×3 in [0, 1], mask float32 size×size) pair."""
+    def view(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One augmented view: (RGB uint8 size×size×3, mask float32 size×size).
+
+        The mask is the photo's cropped teacher mask or the pasted alpha; the
+        training pool replaces it with the teacher's answer on the view itself.
+        """
         if rng.random() < self.composite_fraction:
             rgb, mask = self._composite(rng)
         else:
@@ -54,8 +61,12 @@ class SampleMaker:
             rgb, mask = random_crop(photo.rgb, photo.mask, rng, self.size)
         if rng.random() < 0.5:
             rgb, mask = rgb[:, ::-1], mask[:, ::-1]
-        rgb = jitter_colours(rgb, rng)
-        return np.ascontiguousarray(rgb, dtype=np.float32) / 255.0, np.ascontiguousarray(mask)
+        return jitter_colours(rgb, rng), np.ascontiguousarray(mask)
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One (RGB float32 size×size×3 in [0, 1], mask float32 size×size) pair."""
+        rgb, mask = self.view(rng)
+        return np.ascontiguousarray(rgb, dtype=np.float32) / 255.0, mask
 
     def batch(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
         """A batch: images (N, 3, S, S) and masks (N, 1, S, S), float32."""

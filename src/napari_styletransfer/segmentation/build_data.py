@@ -5,8 +5,11 @@ Training-time only; nothing here runs in the plugin. Steps:
 1. ``apt-get download`` the packages listed in :data:`PACKAGES` and unpack them
    with ``dpkg -x`` into ``DATA_DIR/debs`` (outside the repository);
 2. collect subject photos (gcompris ``erase`` and ``categorization`` bundles,
-   opencv-doc and darknet examples, scikit-image) and background photos
-   (mate-backgrounds, plasma-workspace-wallpapers), resized to ≤ 640 px;
+   the landmark photos of ``details``, opencv-doc and darknet examples,
+   scikit-image) and background photos (mate-backgrounds,
+   plasma-workspace-wallpapers, ukui-wallpapers; a wallpaper in which the
+   teacher finds a subject becomes a subject photo) and cut-outs (Tux Paint's
+   object stamps, whose alpha channel is their mask), resized to ≤ 640 px;
 3. label every photo with the teacher (u2netp, :mod:`.teacher`);
 4. split the subject photos into train / validation by a hash of their name;
 5. label the gcompris ``explore_*`` sets for independent evaluation only.
@@ -41,6 +44,8 @@ PACKAGES = (
     "darknet",
     "mate-backgrounds",
     "plasma-workspace-wallpapers",
+    "ukui-wallpapers",
+    "tuxpaint-stamps-default",
 )
 MAX_SIDE = 640
 VALIDATION_EVERY = 5  # about one photo in five is held out for validation
@@ -48,6 +53,15 @@ VALIDATION_EVERY = 5  # about one photo in five is held out for validation
 ALWAYS_VALIDATION = ("skimage/astronaut", "skimage/chelsea")
 RCC_DIR = "usr/share/gcompris-qt/rcc"
 TRAIN_RCC = {"erase": ("resource",), "categorization": ("fishes", "others", "renewable", "tools")}
+# the landmark photos of the "details" bundle (its other pictures are paintings)
+DETAILS_PHOTOS = tuple(
+    f"image/{name}_background.webp"
+    for name in (
+        "Chenonceau EgeskovSlotSpejling EilanDonanCastle FanoeWindmill GizahPyramids "
+        "Louvre_2007_02_24_c NDP Nagoya Neuschwanstein OperaSidney TajMahal TourEiffel "
+        "TowerBridgeLondon"
+    ).split()
+)
 # reserved for independent evaluation: never used for training
 EVALUATION_RCC = ("explore_world_animals", "explore_farm_animals", "explore_monuments")
 OPENCV_PHOTOS = (
@@ -71,8 +85,14 @@ LICENCES = {
     "darknet": "darknet sample data as distributed by Debian (see the package's copyright)",
     "mate-backgrounds": "GPL-2+ / CC-BY-SA (see the package's copyright)",
     "plasma-workspace-wallpapers": "LGPL-3 / CC-BY-SA (see the package's copyright)",
+    "ukui-wallpapers": "CC-BY-SA-3.0 (package copyright)",
+    "tuxpaint-stamps-default": "GPL-2+ (package copyright)",
     "scikit-image": "CC0 / public domain (scikit-image data README)",
 }
+# Tux Paint stamp folders that are not objects (letters, signs, flags, cartoons)
+STAMP_EXCLUDED = ("symbols", "seasonal", "town/roadsigns", "town/flags", "town/cartoon")
+STAMP_DIR = "usr/share/tuxpaint/stamps"
+MIN_STAMP_SIDE = 64
 # a background whose own teacher mask covers more than this is not a clean background
 MAX_BACKGROUND_SUBJECT = 0.15
 # a training photo this similar to an evaluation photo is dropped (near-duplicate)
@@ -86,7 +106,8 @@ class Entry:
     id: str
     package: str
     source: str
-    role: str  # "train", "validation", "background" or an explore_* evaluation set
+    # "train", "validation", "background", "cutout" or an explore_* evaluation set
+    role: str
     subject_fraction: float = 0.0
 
 
@@ -141,6 +162,9 @@ def subject_photos(unpacked: Path) -> Iterator[tuple[str, str, Image.Image]]:
     for bundle, folders in TRAIN_RCC.items():
         for name, data in read_rcc_images(rcc / f"{bundle}.rcc", folders):
             yield "gcompris-qt-data", f"{bundle}.rcc:{name}", Image.open(io.BytesIO(data))
+    for name, data in read_rcc_images(rcc / "details.rcc", ("image",)):
+        if name in DETAILS_PHOTOS:
+            yield "gcompris-qt-data", f"details.rcc:{name}", Image.open(io.BytesIO(data))
     opencv = unpacked / "opencv-doc" / "usr/share/doc/opencv-doc/examples/data"
     for name in OPENCV_PHOTOS:
         yield "opencv-doc", f"examples/data/{name}", Image.open(opencv / name)
@@ -170,6 +194,9 @@ def background_photos(unpacked: Path) -> Iterator[tuple[str, str, Image.Image]]:
     for path in sorted(mate.glob("*/*")):
         if path.suffix in (".jpg", ".png") and "_" not in path.stem:  # skip size variants
             yield "mate-backgrounds", str(path.relative_to(mate)), Image.open(path)
+    ukui = unpacked / "ukui-wallpapers" / "usr/share/backgrounds"
+    for path in sorted(ukui.glob("*.*")):
+        yield "ukui-wallpapers", path.name, Image.open(path)
     plasma = unpacked / "plasma-workspace-wallpapers" / "usr/share/wallpapers"
     for folder in sorted(plasma.glob("*/contents/images")):
         files = sorted(folder.glob("*.*"), key=lambda p: abs(_width_in_name(p) - 1920))
@@ -179,6 +206,18 @@ def background_photos(unpacked: Path) -> Iterator[tuple[str, str, Image.Image]]:
                 str(files[0].relative_to(plasma)),
                 Image.open(files[0]),
             )
+
+
+def stamp_cutouts(unpacked: Path) -> Iterator[tuple[str, str, Image.Image]]:
+    """Yield (package, source, RGBA image) for Tux Paint's object stamps (cut-outs with alpha)."""
+    stamps = unpacked / "tuxpaint-stamps-default" / STAMP_DIR
+    for path in sorted(stamps.rglob("*.png")):
+        name = str(path.relative_to(stamps))
+        if name.startswith(STAMP_EXCLUDED):
+            continue
+        image = Image.open(path)
+        if min(image.size) >= MIN_STAMP_SIDE and image.mode in ("RGBA", "LA", "P"):
+            yield "tuxpaint-stamps-default", f"stamps/{name}", image
 
 
 def _width_in_name(path: Path) -> int:
@@ -243,10 +282,25 @@ def build(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
             dropped.append(source)  # too close to an evaluation photo
             continue
         add(package, source, image, "validation" if is_validation(source) else "train")
+    for package, source, image in stamp_cutouts(unpacked):
+        rgba = np.asarray(image.convert("RGBA"))
+        scale = MAX_SIDE / max(rgba.shape[:2])
+        if scale < 1:
+            size = (round(rgba.shape[1] * scale), round(rgba.shape[0] * scale))
+            rgba = np.asarray(Image.fromarray(rgba).resize(size, Image.LANCZOS))
+        if (rgba[..., 3] > 127).mean() < 0.05:  # almost empty (thin lines, sparks)
+            continue
+        # a cut-out's label is its own alpha channel; the teacher labels the composites
+        entry_id = f"{len(entries):04d}"
+        Image.fromarray(rgba[..., :3]).save(out / "images" / f"{entry_id}.png")
+        Image.fromarray(rgba[..., 3]).save(out / "masks" / f"{entry_id}.png")
+        fraction = round(float((rgba[..., 3] > 127).mean()), 4)
+        entries.append(Entry(entry_id, package, source, "cutout", fraction))
     for package, source, image in background_photos(unpacked):
         add(package, source, image, "background")
         if entries[-1].subject_fraction > MAX_BACKGROUND_SUBJECT:
-            entries[-1].role = "rejected-background"
+            # a wallpaper with a subject is no clean background, but a subject photo
+            entries[-1].role = "validation" if is_validation(source) else "train"
     manifest = {
         "packages": list(PACKAGES),
         "licences": LICENCES,

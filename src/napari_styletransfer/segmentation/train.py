@@ -1,8 +1,9 @@
 """Train the subject UNet's decoder and write the shipped weights (training-time only).
 
 ``python -m napari_styletransfer.segmentation.train`` builds the dataset when it
-is missing (:mod:`.build_data`), trains with Dice + BCE on augmented photos and
-copy-paste composites, logs the loss and the validation IoU per epoch to a CSV
+is missing (:mod:`.build_data`), labels a pool of augmented views (crops of the
+photos and copy-paste composites) with the teacher (:mod:`.views`), trains
+with Dice + BCE on them, logs the loss and the validation IoU per epoch to a CSV
 file, evaluates on the reserved gcompris ``explore_*`` sets, and writes
 ``weights/subject_unet.pt`` with the metrics in its metadata.
 """
@@ -25,6 +26,7 @@ from .augment import LabelledPhoto, SampleMaker
 from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
 from .inference import subject_probability
 from .model import WEIGHTS_PATH, SubjectUNet, build_model, load_checkpoint
+from .views import load_or_label_views
 
 INPUT_SIZE_CHOICES = (256, 288, 320)
 
@@ -110,16 +112,22 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
     train_photos = load_photos(args.data_dir, by_role["train"])
     validation = load_photos(args.data_dir, by_role["validation"])
     backgrounds = [p.rgb for p in load_photos(args.data_dir, by_role["background"])]
-    maker = SampleMaker(train_photos, backgrounds, args.crop_size)
+    stamps = load_photos(args.data_dir, by_role.get("cutout", []))
+    maker = SampleMaker(train_photos, backgrounds, args.view_size, extra_cutouts=stamps)
     print(
-        f"{len(train_photos)} training photos ({len(maker.cutouts)} usable cut-outs), "
+        f"{len(train_photos)} training photos, {len(maker.cutouts)} cut-outs "
+        f"({len(stamps)} stamps), "
         f"{len(backgrounds)} backgrounds, {len(validation)} validation photos",
         flush=True,
     )
+    start = time.monotonic()
+    pool = load_or_label_views(args.data_dir, maker, args.views, args.seed)
+    labelling_seconds = round(time.monotonic() - start)
+    print(f"{len(pool)} teacher-labelled views ready after {labelling_seconds} s", flush=True)
 
     # --init continues from an earlier checkpoint (a second, shorter cycle)
     start_from = load_checkpoint(args.init) if args.init else None
-    model = build_model(start_from).to(memory_format=torch.channels_last)
+    model = build_model(start_from, widths=args.widths).to(memory_format=torch.channels_last)
     model.input_size = args.input_size
     optimizer = torch.optim.AdamW(
         model.decoder.parameters(), lr=args.lr, weight_decay=1e-4, foreach=True
@@ -136,7 +144,7 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
         for epoch in range(1, args.epochs + 1):
             losses = []
             for _ in range(args.steps_per_epoch):
-                images, masks = maker.batch(rng, args.batch_size)
+                images, masks = pool.batch(rng, args.batch_size)
                 losses.append(
                     train_step(model, optimizer, torch.from_numpy(images), torch.from_numpy(masks))
                 )
@@ -155,6 +163,9 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
     training = {
         "train_photos": len(train_photos),
         "backgrounds": len(backgrounds),
+        "cutouts": len(maker.cutouts),
+        "views": len(pool),
+        "view_labelling_seconds": labelling_seconds,
         "training_seconds": round(time.monotonic() - start),
     }
     meta = {"training": training, "settings": settings}
@@ -240,15 +251,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--log", type=Path, default=None, help="CSV log (default: in data dir)")
     parser.add_argument("--init", type=Path, help="start from this decoder checkpoint")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--steps-per-epoch", type=int, default=120)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--steps-per-epoch", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--crop-size", type=int, default=224)
-    parser.add_argument("--input-size", type=int, default=320)
+    parser.add_argument(
+        "--widths",
+        type=lambda text: tuple(int(w) for w in text.split(",")),
+        default=(32, 64, 192, 192),
+        help="decoder widths at strides 2,4,8[,16]; a fourth adds the relu5_1 skip",
+    )
+    parser.add_argument("--views", type=int, default=4000, help="teacher-labelled views")
+    parser.add_argument("--view-size", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
-    # one thread was faster than two on the shared 2-core machine (no spin-waiting)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
         "--evaluate-only", action="store_true", help="only re-measure the weights in --out"
     )
@@ -275,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             maker = SampleMaker(
                 load_photos(args.data_dir, by_role["train"]),
                 [p.rgb for p in load_photos(args.data_dir, by_role["background"])],
-                meta["settings"]["crop_size"],
+                meta["settings"].get("view_size", meta["settings"].get("crop_size", 256)),
             )
             recalibrate_reductions(model, maker, np.random.default_rng(args.seed + 1))
             meta["repair"] = "reduction batch-norm statistics re-estimated (50 batches of 8)"
