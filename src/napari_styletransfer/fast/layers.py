@@ -144,25 +144,24 @@ def reflect_padded_conv(conv: nn.Conv2d, x: torch.Tensor, padding: int) -> torch
     the 9 ms of the padded copy per layer (memory-bound on these CPUs).
     """
     out = F.conv2d(x, conv.weight, conv.bias, conv.stride, padding)
+    if padding == 0:
+        return out
     stride, size = conv.stride[0], conv.kernel_size[0]
-    pads = {"rows": (0, 0, padding, padding), "cols": (padding, padding, 0, 0)}
-    for axis, dim in (("rows", 2), ("cols", 3)):
+    for dim in (2, 3):  # rows, then columns
         length = x.shape[dim]
         first = -(-padding // stride)  # outputs at the start whose window crosses the edge
         last = (length - size + padding) // stride + 1  # first output crossing the far edge
-        starts = (
-            (0, (first - 1) * stride - padding + size, 0),
-            (last * stride - padding, length, last),
+        strips = (
+            (0, (first - 1) * stride - padding + size, 0, True),
+            (last * stride - padding, length, last, False),
         )
-        for begin, end, where in starts:
-            if where >= out.shape[dim] or (where == 0 and first == 0):
+        for begin, end, where, at_start in strips:
+            if where >= out.shape[dim]:
                 continue
-            strip = x.narrow(dim, begin, end - begin)
-            edge = list(pads["cols" if axis == "rows" else "rows"])
-            # reflect only across the edge this strip touches
-            side = 2 if axis == "rows" else 0
-            edge[side + (0 if where == 0 else 1)] = padding
-            strip = F.pad(strip, tuple(edge), mode="reflect")
+            # F.pad order: left, right, top, bottom; the side facing the interior is real data
+            pad = [padding] * 4
+            pad[(2 if dim == 2 else 0) + (1 if at_start else 0)] = 0
+            strip = F.pad(x.narrow(dim, begin, end - begin), tuple(pad), mode="reflect")
             part = F.conv2d(strip, conv.weight, conv.bias, conv.stride)
             out.narrow(dim, where, part.shape[dim]).copy_(part)
     return out

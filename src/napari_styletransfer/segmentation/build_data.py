@@ -225,9 +225,9 @@ def _width_in_name(path: Path) -> int:
     return int(width) if width.isdigit() else 0
 
 
-def to_rgb(image: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
-    """RGB uint8 copy of an image, shrunk so that its longer side is ≤ max_side."""
-    image = image.convert("RGB")
+def to_rgb(image: Image.Image, max_side: int = MAX_SIDE, mode: str = "RGB") -> np.ndarray:
+    """uint8 copy of an image in ``mode`` ("RGB" or "RGBA"), longer side shrunk to ≤ max_side."""
+    image = image.convert(mode)
     scale = max_side / max(image.size)
     if scale < 1:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
@@ -283,11 +283,7 @@ def build(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
             continue
         add(package, source, image, "validation" if is_validation(source) else "train")
     for package, source, image in stamp_cutouts(unpacked):
-        rgba = np.asarray(image.convert("RGBA"))
-        scale = MAX_SIDE / max(rgba.shape[:2])
-        if scale < 1:
-            size = (round(rgba.shape[1] * scale), round(rgba.shape[0] * scale))
-            rgba = np.asarray(Image.fromarray(rgba).resize(size, Image.LANCZOS))
+        rgba = to_rgb(image, mode="RGBA")
         if (rgba[..., 3] > 127).mean() < 0.05:  # almost empty (thin lines, sparks)
             continue
         # a cut-out's label is its own alpha channel; the teacher labels the composites

@@ -17,11 +17,11 @@ from .vgg import SKIP_CHANNELS, VGGEncoder
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "subject_unet.pt"
 
-# default decoder widths, finest (stride 2) to coarsest (stride 8 and below)
-DEFAULT_WIDTHS = (32, 64, 128)
+# default decoder widths at strides 2, 4, 8 and 16 (the fourth adds the relu5_1 skip)
+DEFAULT_WIDTHS = (32, 64, 192, 192)
 # the decoder predicts at half the input resolution
 OUTPUT_STRIDE = 2
-DEFAULT_INPUT_SIZE = 320
+DEFAULT_INPUT_SIZE = 256
 
 
 def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:

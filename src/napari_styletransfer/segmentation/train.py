@@ -25,7 +25,14 @@ from torch.nn import functional as F
 from .augment import LabelledPhoto, SampleMaker
 from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
 from .inference import subject_probability
-from .model import WEIGHTS_PATH, SubjectUNet, build_model, load_checkpoint
+from .model import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_WIDTHS,
+    WEIGHTS_PATH,
+    SubjectUNet,
+    build_model,
+    load_checkpoint,
+)
 from .views import load_or_label_views
 
 INPUT_SIZE_CHOICES = (256, 288, 320)
@@ -173,29 +180,6 @@ def train(args: argparse.Namespace) -> tuple[SubjectUNet, dict]:
     return model, meta
 
 
-def recalibrate_reductions(
-    model: SubjectUNet, maker: SampleMaker, rng: np.random.Generator, batches: int = 50
-) -> None:
-    """Re-estimate the running statistics of the decoder's first batch norms.
-
-    Used once to repair a checkpoint whose statistics had overflowed in fp16
-    (see docs/model_card.md); the rest of the network stays as trained.
-    """
-    model.eval()
-    norms = [reduce[1] for reduce in model.decoder.reduce]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # a cumulative average over all batches
-        norm.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            images, _ = maker.batch(rng, 8)
-            model(torch.from_numpy(images))
-    for norm in norms:
-        norm.momentum = 0.1
-    model.eval()
-
-
 def save(model: SubjectUNet, path: Path, **meta) -> None:
     """Write the decoder checkpoint (what ships) with its metadata."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,22 +241,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--widths",
         type=lambda text: tuple(int(w) for w in text.split(",")),
-        default=(32, 64, 192, 192),
+        default=DEFAULT_WIDTHS,
         help="decoder widths at strides 2,4,8[,16]; a fourth adds the relu5_1 skip",
     )
     parser.add_argument("--views", type=int, default=4000, help="teacher-labelled views")
     parser.add_argument("--view-size", type=int, default=256)
-    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
         "--evaluate-only", action="store_true", help="only re-measure the weights in --out"
-    )
-    parser.add_argument(
-        "--recalibrate-bn",
-        action="store_true",
-        help="with --evaluate-only: re-estimate the first batch-norm statistics (repair)",
     )
     args = parser.parse_args(argv)
     if args.log is None and not args.evaluate_only:
@@ -287,15 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate_only:
         checkpoint = load_checkpoint(args.out)
         model, meta = build_model(checkpoint), checkpoint["meta"]
-        if args.recalibrate_bn:
-            by_role = split_entries(args.data_dir)
-            maker = SampleMaker(
-                load_photos(args.data_dir, by_role["train"]),
-                [p.rgb for p in load_photos(args.data_dir, by_role["background"])],
-                meta["settings"].get("view_size", meta["settings"].get("crop_size", 256)),
-            )
-            recalibrate_reductions(model, maker, np.random.default_rng(args.seed + 1))
-            meta["repair"] = "reduction batch-norm statistics re-estimated (50 batches of 8)"
     else:
         model, meta = train(args)
     meta["metrics"] = report(model, args.data_dir)

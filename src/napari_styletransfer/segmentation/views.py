@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,12 @@ class ViewPool:
         return np.ascontiguousarray(images), masks[:, None].astype(np.float32) / 255.0
 
 
-def label_views(maker: SampleMaker, count: int, rng: np.random.Generator, labeller) -> ViewPool:
+def label_views(
+    maker: SampleMaker,
+    count: int,
+    rng: np.random.Generator,
+    labeller: Callable[[np.ndarray], np.ndarray],
+) -> ViewPool:
     """Draw ``count`` views from ``maker`` and label each with ``labeller(rgb) -> probability``."""
     size = maker.size
     images = np.empty((count, size, size, 3), np.uint8)
