@@ -260,20 +260,22 @@ def build(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
         (out / sub).mkdir(parents=True, exist_ok=True)
     entries: list[Entry] = []
 
-    def add(package: str, source: str, image: Image.Image, role: str) -> np.ndarray:
-        rgb = to_rgb(image)
-        probability = teacher_probability(rgb)
+    def store(package: str, source: str, rgb: np.ndarray, mask: np.ndarray, role: str) -> None:
         entry_id = f"{len(entries):04d}"
         Image.fromarray(rgb).save(out / "images" / f"{entry_id}.png")
-        mask = (probability * 255 + 0.5).astype(np.uint8)
         Image.fromarray(mask).save(out / "masks" / f"{entry_id}.png")
-        fraction = float((probability > 0.5).mean())
-        entries.append(Entry(entry_id, package, source, role, round(fraction, 4)))
-        return rgb
+        fraction = round(float((mask > 127).mean()), 4)
+        entries.append(Entry(entry_id, package, source, role, fraction))
+
+    def add(package: str, source: str, rgb: np.ndarray, role: str) -> None:
+        probability = teacher_probability(rgb)
+        store(package, source, rgb, (probability * 255 + 0.5).astype(np.uint8), role)
 
     evaluation_thumbs = []
     for bundle, source, image in evaluation_photos(unpacked):
-        evaluation_thumbs.append(thumbnail(add("gcompris-qt-data", source, image, bundle)))
+        rgb = to_rgb(image)
+        add("gcompris-qt-data", source, rgb, bundle)
+        evaluation_thumbs.append(thumbnail(rgb))
     evaluation_thumbs = np.stack(evaluation_thumbs)
     dropped = []
     for package, source, image in subject_photos(unpacked):
@@ -281,19 +283,15 @@ def build(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
         if float((evaluation_thumbs @ thumbnail(rgb)).max()) > DUPLICATE_CORRELATION:
             dropped.append(source)  # too close to an evaluation photo
             continue
-        add(package, source, image, "validation" if is_validation(source) else "train")
+        add(package, source, rgb, "validation" if is_validation(source) else "train")
     for package, source, image in stamp_cutouts(unpacked):
         rgba = to_rgb(image, mode="RGBA")
         if (rgba[..., 3] > 127).mean() < 0.05:  # almost empty (thin lines, sparks)
             continue
         # a cut-out's label is its own alpha channel; the teacher labels the composites
-        entry_id = f"{len(entries):04d}"
-        Image.fromarray(rgba[..., :3]).save(out / "images" / f"{entry_id}.png")
-        Image.fromarray(rgba[..., 3]).save(out / "masks" / f"{entry_id}.png")
-        fraction = round(float((rgba[..., 3] > 127).mean()), 4)
-        entries.append(Entry(entry_id, package, source, "cutout", fraction))
+        store(package, source, np.ascontiguousarray(rgba[..., :3]), rgba[..., 3], "cutout")
     for package, source, image in background_photos(unpacked):
-        add(package, source, image, "background")
+        add(package, source, to_rgb(image), "background")
         if entries[-1].subject_fraction > MAX_BACKGROUND_SUBJECT:
             # a wallpaper with a subject is no clean background, but a subject photo
             entries[-1].role = "validation" if is_validation(source) else "train"

@@ -4,7 +4,7 @@ What the teacher calls "the subject" depends on the framing: in a crop of a
 photo it may pick something else than in the whole photo, so cropping the
 photo's teacher mask along with the photo gives targets the teacher would not
 give. Instead every augmented view (crop or composite, colours jittered) is
-labelled by running the teacher on exactly that view. u2netp takes ≈ 0.2 s per
+labelled by running the teacher on exactly that view. u2netp takes ≈ 0.15 s per
 view on these CPUs, too slow for every training step, so a fixed pool of views
 is labelled once, cached next to the data, and training draws from it with
 random horizontal flips (the teacher's answer flips along).
