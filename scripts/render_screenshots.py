@@ -8,7 +8,8 @@ and The Starry Night. Needs a display; on a headless machine::
 Writes docs/images/napari_running.png (a Quality run half-way, with its live
 preview), napari_done.png (the finished result), napari_background.png ("Stylise
 background": the segmented subject is left alone) and napari_fast.png (Fast
-mode with a preset network).
+mode with a preset network); napari_segment.png shows the "Segment subject"
+dock warning that the subject of a microscopy image is ambiguous.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "docs" / "images"
 WINDOW_SIZE = (1500, 950)
-SHOTS = ("running", "done", "background", "fast")
+SHOTS = ("running", "done", "background", "fast", "segment")
 
 
 def wait_for(condition, timeout: float = 1800.0) -> None:
@@ -142,6 +143,21 @@ def fast_shot(viewer, widget) -> None:
     save(viewer, "fast")
 
 
+def segment_shot(viewer) -> None:
+    """The "Segment subject" dock on a microscopy image: its ambiguity warning."""
+    from skimage import data
+
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    viewer.add_image(data.immunohistochemistry(), name="immunohistochemistry")
+    _, dock = viewer.window.add_plugin_dock_widget("napari-styletransfer", "Segment subject")
+    dock.layer_combo.setCurrentText("immunohistochemistry")
+    dock.run()
+    wait_for(lambda: dock.worker is None)
+    _pump(2.0)
+    save(viewer, "segment")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="steps of the Quality runs")
@@ -156,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         background_shot(viewer, widget)
     if "fast" in wanted:
         fast_shot(viewer, widget)
+    if "segment" in wanted:
+        segment_shot(viewer)
     viewer.close()
     return 0
 

@@ -82,3 +82,39 @@ def test_widget_current_slice_only(viewer_and_widget, qtbot):
     labels = viewer.layers["stack subject"]
     assert (labels.data[2] == 1).any()
     assert not (labels.data[:2] == 1).any()
+
+
+def test_widget_warns_about_ambiguous_slices(viewer_and_widget, qtbot, monkeypatch):
+    import napari.utils.notifications as notifications
+
+    from napari_styletransfer import segmentation
+
+    def fake_predict(image, *, device):
+        # slice 1 is the dark one: call the model unsure there
+        agreement = 0.4 if image.mean() < 30 else 0.95
+        return segmentation.SubjectPrediction(np.ones(image.shape[:2], np.float32), agreement)
+
+    warnings = []
+    monkeypatch.setattr(segmentation, "predict_subject", fake_predict)
+    monkeypatch.setattr(notifications, "show_warning", warnings.append)
+    viewer, widget = viewer_and_widget
+    stack = np.full((3, 32, 32), 200, np.uint8)
+    stack[1] = 10
+    viewer.add_image(stack, name="stack")
+    widget.layer_combo.setCurrentText("stack")
+    widget.slices_combo.setCurrentText(ALL_SLICES)
+    run_and_wait(qtbot, widget)
+    assert "ambiguous in slice(s) [1]" in widget.status.text()
+    assert len(warnings) == 1 and "'stack'" in warnings[0]
+
+    # a sure answer for every slice clears the warning
+    monkeypatch.setattr(
+        segmentation,
+        "predict_subject",
+        lambda image, *, device: segmentation.SubjectPrediction(
+            np.ones(image.shape[:2], np.float32), 1.0
+        ),
+    )
+    run_and_wait(qtbot, widget)
+    assert "ambiguous" not in widget.status.text()
+    assert len(warnings) == 1

@@ -18,12 +18,9 @@ from napari_styletransfer.segmentation import (
     subject_probability,
 )
 from napari_styletransfer.segmentation.augment import LabelledPhoto, SampleMaker
+from napari_styletransfer.segmentation.evaluation import intersection_over_union
 from napari_styletransfer.segmentation.model import SubjectUNet, build_model
-from napari_styletransfer.segmentation.train import (
-    dice_bce_loss,
-    intersection_over_union,
-    train_step,
-)
+from napari_styletransfer.segmentation.train import dice_bce_loss, train_step
 from napari_styletransfer.segmentation.views import ViewPool, label_views, load_or_label_views
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "segmentation"

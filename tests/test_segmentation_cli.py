@@ -35,6 +35,25 @@ def test_segment_writes_binary_png_of_image_size(tmp_path):
     assert 0.2 < (mask == 255).mean() < 0.95  # the cat fills much, not all, of the photo
     report = json.loads(done.stdout)
     assert report["width"] == photo.shape[1] and report["height"] == photo.shape[0]
+    assert 0.8 <= report["mirror_agreement"] <= 1 and report["ambiguous"] is False
+    assert "ambiguous" not in done.stderr
+
+
+def test_segment_warns_when_the_subject_is_ambiguous(tmp_path, monkeypatch, capsys):
+    from napari_styletransfer import segmentation
+    from napari_styletransfer.cli import main
+
+    def unsure(image, *, device):
+        return segmentation.SubjectPrediction(np.ones(image.shape[:2], np.float32), 0.3)
+
+    monkeypatch.setattr(segmentation, "predict_subject", unsure)
+    source = tmp_path / "cat.png"
+    Image.fromarray(load_sample("chelsea")[::4, ::4].copy()).save(source)
+    assert main(["segment", str(source), "-o", str(tmp_path / "m.png"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["ambiguous"] is True and report["mirror_agreement"] == 0.3
+    assert "ambiguous" in err and "30%" in err
 
 
 def test_segment_missing_file_exits_2(tmp_path):

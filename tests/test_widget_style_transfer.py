@@ -306,16 +306,18 @@ def test_current_slice_of_grayscale_uint16_stack(qtbot, style_widget, gradient_r
 def test_stylise_background_segments_then_protects_the_subject(
     qtbot, monkeypatch, style_widget, gradient_rgb, stripes_rgb
 ):
-    import napari_styletransfer
+    import napari_styletransfer.widgets.style_transfer as style_transfer_module
+    from napari_styletransfer import segmentation
 
     disc = np.hypot(*np.mgrid[-24:24, -24:24]) < 14
-    calls = []
+    calls, warnings = [], []
 
-    def fake_segment(image):
+    def fake_predict(image):
         calls.append(image.shape)
-        return disc
+        return segmentation.SubjectPrediction(disc.astype(np.float32), 0.95)
 
-    monkeypatch.setattr(napari_styletransfer, "segment_subject", fake_segment, raising=False)
+    monkeypatch.setattr(segmentation, "predict_subject", fake_predict)
+    monkeypatch.setattr(style_transfer_module, "show_warning", warnings.append)
     viewer, widget = style_widget
     photo = viewer.add_image(gradient_rgb, name="photo")
     style = viewer.add_image(stripes_rgb, name="stripes")
@@ -330,6 +332,7 @@ def test_stylise_background_segments_then_protects_the_subject(
     keep = _far_from_edge(disc)
     np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
     assert widget.form.region.value == "outside mask (background)"
+    assert warnings == []  # the model was sure of the subject
 
     # the second time the (possibly hand-corrected) subject layer is reused
     assert widget.stylise_subject()
@@ -339,6 +342,32 @@ def test_stylise_background_segments_then_protects_the_subject(
     result = viewer.layers["photo · stripes [2]"].data
     keep = _far_from_edge(~disc)
     np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
+
+
+def test_stylise_background_warns_when_the_subject_is_ambiguous(
+    qtbot, monkeypatch, style_widget, gradient_rgb, stripes_rgb
+):
+    import napari_styletransfer.widgets.style_transfer as style_transfer_module
+    from napari_styletransfer import segmentation
+
+    disc = np.hypot(*np.mgrid[-24:24, -24:24]) < 14
+    warnings = []
+    monkeypatch.setattr(
+        segmentation,
+        "predict_subject",
+        lambda image: segmentation.SubjectPrediction(disc.astype(np.float32), 0.35),
+    )
+    monkeypatch.setattr(style_transfer_module, "show_warning", warnings.append)
+    viewer, widget = style_widget
+    photo = viewer.add_image(gradient_rgb, name="photo")
+    setup_run(widget, photo, viewer.add_image(stripes_rgb, name="stripes"))
+
+    assert widget.stylise_background()
+    qtbot.waitUntil(lambda: "photo · stripes" in viewer.layers, timeout=RUN_TIMEOUT_MS)
+    wait_idle(qtbot, widget)
+    # the user is told to check the mask, and the run still happens with it
+    assert len(warnings) == 1 and "ambiguous" in warnings[0] and "35%" in warnings[0]
+    np.testing.assert_array_equal(viewer.layers["photo subject"].data > 0, disc)
 
 
 def test_fast_mode_reruns_live_into_the_same_layer(qtbot, style_widget, gradient_rgb):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -33,12 +34,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``segment`` subcommand."""
-    from ..segmentation import clean_mask, segment_subject
+    from ..segmentation import clean_mask, predict_subject
+    from ..segmentation.inference import ambiguity_message, check_threshold
 
+    threshold = check_threshold(args.threshold)
     image = read_image(args.image)
     start = time.perf_counter()
-    mask = segment_subject(image, threshold=args.threshold, device=args.device)
-    mask = clean_mask(mask, holes=args.fill_holes, largest=args.largest)
+    prediction = predict_subject(image, device=args.device)
+    mask = clean_mask(
+        prediction.probability > threshold, holes=args.fill_holes, largest=args.largest
+    )
     seconds = time.perf_counter() - start
     path = write_image(args.output, np.where(mask, 255, 0).astype(np.uint8))
     if args.json:
@@ -47,9 +52,13 @@ def run(args: argparse.Namespace) -> int:
             "height": int(mask.shape[0]),
             "width": int(mask.shape[1]),
             "subject_fraction": round(float(mask.mean()), 4),
+            "mirror_agreement": round(prediction.mirror_agreement, 4),
+            "ambiguous": prediction.ambiguous,
             "seconds": round(seconds, 3),
         }
         print(json.dumps(report))
     else:
         print(f"wrote {path} ({mask.mean():.1%} subject, {seconds:.2f} s)")
+    if prediction.ambiguous:
+        print(f"warning: {ambiguity_message(prediction)}", file=sys.stderr)
     return 0

@@ -5,15 +5,26 @@ shipped in ``weights/subject_unet.pt``; see docs/model_card.md. Nothing here
 imports Qt or napari.
 """
 
-from .inference import get_model, image_to_rgb_float, segment_subject, subject_probability
+from .inference import (
+    AMBIGUOUS_BELOW,
+    SubjectPrediction,
+    get_model,
+    image_to_rgb_float,
+    predict_subject,
+    segment_subject,
+    subject_probability,
+)
 from .postprocess import clean_mask, fill_holes, keep_largest_object
 
 __all__ = [
+    "AMBIGUOUS_BELOW",
+    "SubjectPrediction",
     "clean_mask",
     "fill_holes",
     "get_model",
     "image_to_rgb_float",
     "keep_largest_object",
+    "predict_subject",
     "segment_subject",
     "subject_probability",
 ]

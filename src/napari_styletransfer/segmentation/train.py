@@ -24,7 +24,12 @@ from torch.nn import functional as F
 
 from .augment import LabelledPhoto, SampleMaker
 from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
-from .inference import subject_probability
+from .evaluation import (
+    evaluate,
+    evaluate_with_agreement,
+    summary,
+    teacher_self_agreement,
+)
 from .model import (
     DEFAULT_INPUT_SIZE,
     DEFAULT_WIDTHS,
@@ -71,25 +76,6 @@ def train_step(
     loss.backward()
     optimizer.step()
     return float(loss.detach())
-
-
-def intersection_over_union(prediction: np.ndarray, reference: np.ndarray) -> float:
-    """IoU of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(prediction, reference).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(prediction, reference).sum() / union)
-
-
-def evaluate(model: SubjectUNet, photos: list[LabelledPhoto]) -> list[float]:
-    """Per-photo IoU of the model's mask (threshold 0.5) against the teacher's."""
-    model.eval()
-    return [
-        intersection_over_union(
-            subject_probability(p.rgb, device="cpu", model=model) > 0.5, p.mask > 0.5
-        )
-        for p in photos
-    ]
 
 
 def load_photos(data_dir: Path, entries: list[dict]) -> list[LabelledPhoto]:
@@ -189,7 +175,9 @@ def save(model: SubjectUNet, path: Path, **meta) -> None:
 def report(model: SubjectUNet, data_dir: Path) -> dict:
     """Pick the working size and flip averaging on validation, then measure IoU.
 
-    The chosen settings are measured again on validation and on the explore_* sets.
+    The chosen settings are measured again on validation and on the explore_*
+    sets, each also over the photos where the teacher agrees with itself
+    (:mod:`.evaluation`) and split by the model's own mirror agreement.
     """
     by_role = split_entries(data_dir)
     validation = load_photos(data_dir, by_role["validation"])
@@ -198,34 +186,19 @@ def report(model: SubjectUNet, data_dir: Path) -> dict:
         model.input_size, model.flip_average = size, flip
         choices[(size, flip)] = round(float(np.mean(evaluate(model, validation))), 4)
     model.input_size, model.flip_average = max(choices, key=choices.get)
-    ious = evaluate(model, validation)
     metrics = {
         "input_size": model.input_size,
         "flip_average": model.flip_average,
         "validation_mean_iou_by_choice": {
             f"{size} px{', flip average' if flip else ''}": v for (size, flip), v in choices.items()
         },
-        "validation": summary(by_role["validation"], ious),
     }
-    for name in EVALUATION_RCC:
+    for name in ("validation", *EVALUATION_RCC):
         if by_role.get(name):
             photos = load_photos(data_dir, by_role[name])
-            metrics[name] = summary(by_role[name], evaluate(model, photos))
+            ious, agreement = evaluate_with_agreement(model, photos)
+            metrics[name] = summary(by_role[name], ious, teacher_self_agreement(photos), agreement)
     return metrics
-
-
-def summary(entries: list[dict], ious: list[float]) -> dict:
-    """Mean IoU over all photos and over those where the teacher finds a subject."""
-    with_subject = [
-        iou for e, iou in zip(entries, ious, strict=True) if e["subject_fraction"] >= 0.02
-    ]
-    return {
-        "photos": len(ious),
-        "mean_iou": round(float(np.mean(ious)), 4),
-        "photos_with_subject": len(with_subject),
-        "mean_iou_with_subject": round(float(np.mean(with_subject)), 4),
-        "ious": {e["source"]: round(v, 4) for e, v in zip(entries, ious, strict=True)},
-    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

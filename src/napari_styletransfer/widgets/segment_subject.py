@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import Qt
@@ -28,6 +29,9 @@ CURRENT_SLICE = "current slice"
 ALL_SLICES = "all slices"
 SUBJECT_LABEL = 1
 
+if TYPE_CHECKING:
+    from ..segmentation import SubjectPrediction
+
 
 @dataclass
 class SegmentationResult:
@@ -37,6 +41,7 @@ class SegmentationResult:
     stack_shape: tuple[int, ...]
     frame_shape: tuple[int, int]
     probabilities: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    ambiguous: dict[tuple[int, ...], SubjectPrediction] = field(default_factory=dict)
 
 
 def stack_shape_of(layer) -> tuple[int, ...]:
@@ -66,16 +71,16 @@ def _full_resolution(layer):
 
 
 def segment_frames(frames: list[tuple[tuple[int, ...], np.ndarray]], device: str):
-    """Worker body: yield (index, probability) per frame, or ("error", exception) once.
+    """Worker body: yield (index, SubjectPrediction) per frame, or ("error", exception) once.
 
     Errors are yielded rather than raised: a generator worker reports some
     exceptions only as warnings, and the widget must reset its buttons anyway.
     """
-    from ..segmentation import subject_probability
+    from ..segmentation import predict_subject
 
     for index, frame in frames:
         try:
-            yield index, subject_probability(frame, device=device)
+            yield index, predict_subject(frame, device=device)
         except Exception as error:  # handed to the GUI thread, shown as a notification
             yield "error", error
             return
@@ -208,7 +213,11 @@ class SegmentSubjectWidget(QWidget):
             self.status.setText(f"failed: {value}")
             show_error(f"Segmentation failed: {value}")
             return
-        self.result.probabilities[index] = value
+        self.result.probabilities[index] = value.probability
+        if value.ambiguous:
+            self.result.ambiguous[index] = value
+        else:
+            self.result.ambiguous.pop(index, None)
         self.progress.setValue(self.progress.value() + 1)
         self._apply_result(only=[index])
 
@@ -216,8 +225,25 @@ class SegmentSubjectWidget(QWidget):
         self.worker = None
         self.progress.setVisible(False)
         if not self.status.text().startswith("failed"):
-            self.status.setText("done: correct the mask with the brush if needed")
+            self.status.setText(self._done_message())
         self._update_stack_controls()
+
+    def _done_message(self) -> str:
+        """Status after a run; warns (also as a notification) about ambiguous subjects."""
+        ambiguous = self.result.ambiguous if self.result is not None else {}
+        if not ambiguous:
+            return "done: correct the mask with the brush if needed"
+        from napari.utils.notifications import show_warning
+
+        from ..segmentation.inference import ambiguity_message
+
+        if len(ambiguous) == 1 and not self.result.stack_shape:
+            message = ambiguity_message(next(iter(ambiguous.values())))
+        else:
+            slices = ", ".join(str(list(i)) for i in sorted(ambiguous))
+            message = f"the subject is ambiguous in slice(s) {slices}: check those masks."
+        show_warning(f"{self.result.layer_name!r}: {message}")
+        return f"done, but {message}"
 
     # --- output ---------------------------------------------------------------------
     def _apply_result(self, *args, only: list[tuple[int, ...]] | None = None) -> None:

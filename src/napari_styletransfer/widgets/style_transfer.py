@@ -11,7 +11,7 @@ import logging
 from functools import partial
 
 import numpy as np
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
@@ -62,11 +62,11 @@ def describe_error(error: BaseException) -> str:
     return f"Style transfer failed unexpectedly ({type(error).__name__}: {error})."
 
 
-def _segment(image: np.ndarray) -> np.ndarray:
+def _segment(image: np.ndarray):
     # looked up at call time so the segmentation model loads only when asked for
-    from .. import segment_subject
+    from .. import segmentation
 
-    return np.asarray(segment_subject(image), dtype=bool)
+    return segmentation.predict_subject(image)
 
 
 class StyleTransferWidget(QWidget):
@@ -338,13 +338,14 @@ class StyleTransferWidget(QWidget):
                 return layer
         return None
 
-    def _on_segmented(self, content, region: str, mask, error) -> None:
+    def _on_segmented(self, content, region: str, prediction, error) -> None:
         self._segmenting = None
         self._set_busy(False)
         if error is not None:
             self.status_label.setText("Failed.")
             show_error(describe_error(error))
             return
+        mask = prediction.probability > 0.5
         if not mask.any():
             self.status_label.setText("No subject found.")
             show_error(f"No subject was found in {content.name!r}; paint a mask instead.")
@@ -354,6 +355,10 @@ class StyleTransferWidget(QWidget):
             name=f"{content.name}{SUBJECT_SUFFIX}",
             **output_geometry(content, keep_stack=False),
         )
+        if prediction.ambiguous:
+            from ..segmentation.inference import ambiguity_message
+
+            show_warning(f"{content.name!r}: {ambiguity_message(prediction)}")
         self._run_with_subject(labels, region)
 
     def _run_with_subject(self, labels, region: str) -> bool:
