@@ -124,3 +124,25 @@ def test_summary_splits_by_teacher_stability_and_model_agreement():
     assert result["photos_model_sure"] == 2
     assert result["mean_iou_model_ambiguous"] == pytest.approx(0.1)
     assert result["teacher_agreement"]["p1"] == [0.5, 1.0]
+
+
+def test_unseen_photo_benchmark_totals():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_segmentation_unseen.py"
+    spec = importlib.util.spec_from_file_location("eval_segmentation_unseen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert len(set(module.PHOTOS)) == len(module.PHOTOS) == 29
+    rows = [
+        {"iou": 0.9, "teacher_mirror": 0.95, "teacher_crop": 0.99, "model_mirror": 0.9},
+        {"iou": 0.2, "teacher_mirror": 0.30, "teacher_crop": 0.99, "model_mirror": 0.5},
+        {"iou": 0.7, "teacher_mirror": 0.92, "teacher_crop": 0.91, "model_mirror": 0.85},
+    ]
+    totals = module.totals(rows)
+    assert totals["mean_iou"] == pytest.approx(0.6)
+    assert totals["teacher_stable_photos"] == 2
+    assert totals["mean_iou_teacher_stable"] == pytest.approx(0.8)
+    assert totals["model_sure_photos"] == 2
+    assert totals["mean_iou_model_ambiguous"] == pytest.approx(0.2)
