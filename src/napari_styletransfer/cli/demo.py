@@ -21,7 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "demo",
         help="stylise the bundled photo with the bundled paintings",
         description="Stylise the bundled astronaut photo with each bundled painting, plus "
-        "one masked run (only the background), and write PNGs and a side-by-side sheet.",
+        "one run on the background only (the subject found by the bundled UNet is kept), and "
+        "write PNGs and a side-by-side sheet.",
     )
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--max-size", type=int, default=384, help="longer side to compute at")
@@ -29,14 +30,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
     return p
-
-
-def demo_mask(shape: tuple[int, int]) -> np.ndarray:
-    """An ellipse around the astronaut's head and shoulders (the subject to protect)."""
-    height, width = shape
-    yy, xx = np.mgrid[:height, :width]
-    cy, cx, ry, rx = 0.42 * height, 0.47 * width, 0.40 * height, 0.27 * width
-    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
 
 
 def side_by_side(images: list[np.ndarray], height: int = 256, gap: int = 8) -> np.ndarray:
@@ -68,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     content = load_sample(DEMO_CONTENT)
     write_image(out_dir / f"{DEMO_CONTENT}.png", content)
     jobs = [(name, {}) for name in style_names()]
-    jobs.append((style_names()[0], {"mask": demo_mask(content.shape[:2]), "region": "outside"}))
+    # the subject found by the bundled UNet stays as it is
+    jobs.append((style_names()[0], {"mask": "auto", "region": "outside"}))
     results, written, start = [content], [], time.perf_counter()
     for name, extra in jobs:
         label = f"{name}-background-only" if extra else name
