@@ -28,8 +28,8 @@ from PIL import Image
 from napari_styletransfer.segmentation import AMBIGUOUS_BELOW, predict_subject
 from napari_styletransfer.segmentation.augment import LabelledPhoto
 from napari_styletransfer.segmentation.evaluation import (
-    STABLE_AGREEMENT,
     intersection_over_union,
+    is_teacher_stable,
     self_agreement,
 )
 
@@ -112,9 +112,9 @@ def measure(name: str, rgb: np.ndarray) -> dict:
 def totals(rows: list[dict]) -> dict:
     """Means over all photos, the teacher-stable ones, and by our model's ambiguity call."""
     iou = np.array([r["iou"] for r in rows])
-    stable = np.array(
-        [min(r["teacher_mirror"], r["teacher_crop"]) >= STABLE_AGREEMENT for r in rows]
-    )
+    mirror = np.array([r["teacher_mirror"] for r in rows])
+    crop = np.array([r["teacher_crop"] for r in rows])
+    stable = is_teacher_stable(mirror, crop)
     sure = np.array([r["model_mirror"] >= AMBIGUOUS_BELOW for r in rows])
 
     def mean(values: np.ndarray) -> float | None:
@@ -124,8 +124,8 @@ def totals(rows: list[dict]) -> dict:
         "photos": len(rows),
         "mean_iou": mean(iou),
         "median_iou": round(float(np.median(iou)), 3),
-        "teacher_mirror_iou": mean(np.array([r["teacher_mirror"] for r in rows])),
-        "teacher_crop_iou": mean(np.array([r["teacher_crop"] for r in rows])),
+        "teacher_mirror_iou": mean(mirror),
+        "teacher_crop_iou": mean(crop),
         "teacher_stable_photos": int(stable.sum()),
         "mean_iou_teacher_stable": mean(iou[stable]),
         "model_sure_photos": int(sure.sum()),

@@ -43,16 +43,15 @@ def panels(rgb: np.ndarray) -> list[tuple[np.ndarray, str]]:
         (rgb, "photo"),
         (mask_image(teacher), "teacher (u2netp)"),
         (mask_image(cropped), f"teacher, 5% border cut: IoU {crop_iou:.2f}"),
-        (mask_image(mirrored), f"teacher, mirror image: IoU {iou(mirrored, teacher):.2f}"),
+        (
+            mask_image(mirrored),
+            f"teacher, mirror image: IoU {intersection_over_union(mirrored, teacher):.2f}",
+        ),
         (
             mask_image(model.probability > 0.5),
-            f"our model: IoU {iou(model.probability > 0.5, teacher):.2f}",
+            f"our model: IoU {intersection_over_union(model.probability > 0.5, teacher):.2f}",
         ),
     ]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return intersection_over_union(a, b)
 
 
 def mask_image(mask: np.ndarray) -> np.ndarray:

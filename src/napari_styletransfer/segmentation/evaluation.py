@@ -18,6 +18,7 @@ import numpy as np
 from .augment import LabelledPhoto
 from .inference import AMBIGUOUS_BELOW, predict_subject, subject_probability
 from .model import SubjectUNet
+from .postprocess import intersection_over_union
 
 #: Teacher self-agreement (mirror and crop) above which a photo's subject counts as well-defined.
 STABLE_AGREEMENT = 0.9
@@ -27,12 +28,9 @@ CROP_MARGIN = 0.05
 Probability = Callable[[np.ndarray], np.ndarray]
 
 
-def intersection_over_union(prediction: np.ndarray, reference: np.ndarray) -> float:
-    """IoU of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(prediction, reference).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(prediction, reference).sum() / union)
+def is_teacher_stable(mirror: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Where both of the teacher's self-agreements reach :data:`STABLE_AGREEMENT`."""
+    return np.minimum(mirror, crop) >= STABLE_AGREEMENT
 
 
 def evaluate(model: SubjectUNet, photos: list[LabelledPhoto]) -> list[float]:
@@ -119,7 +117,7 @@ def summary(
     }
     if teacher_agreement is not None:
         mirror, crop = (np.array(a) for a in zip(*teacher_agreement, strict=True))
-        stable = np.minimum(mirror, crop) >= STABLE_AGREEMENT
+        stable = is_teacher_stable(mirror, crop)
         result |= {
             "teacher_mirror_iou": _mean(mirror),
             "teacher_crop_iou": _mean(crop),

@@ -14,6 +14,7 @@ from ..devices import out_of_memory_as_error, resolve_device
 from ..engine.arrays import to_float_rgb
 from ..errors import StyleTransferError
 from .model import SubjectUNet, build_model, load_checkpoint
+from .postprocess import intersection_over_union
 
 _LOAD_LOCK = threading.Lock()
 
@@ -145,7 +146,9 @@ def _predict(
         agreement = float("nan")
         if net.flip_average or mirror_always:
             mirrored = torch.sigmoid(net(x.flip(-1)).float()).flip(-1)
-            agreement = _mask_iou(probability > 0.5, mirrored > 0.5)
+            agreement = intersection_over_union(
+                (probability > 0.5).cpu().numpy(), (mirrored > 0.5).cpu().numpy()
+            )
             if net.flip_average:  # test-time augmentation, chosen on validation photos
                 probability = (probability + mirrored) / 2
         # bilinear upsampling of the probability gives smooth, sub-cell mask edges
@@ -154,11 +157,6 @@ def _predict(
         )
         probability = probability[0, 0].clamp_(0, 1).cpu().numpy().astype(np.float32)
     return SubjectPrediction(probability, agreement)
-
-
-def _mask_iou(a: torch.Tensor, b: torch.Tensor) -> float:
-    union = int((a | b).sum())
-    return 1.0 if union == 0 else int((a & b).sum()) / union
 
 
 def segment_subject(

@@ -1,4 +1,4 @@
-"""Clean-ups for binary masks: fill holes, keep the largest object."""
+"""Binary mask utilities: fill holes, keep the largest object, IoU."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ def clean_mask(mask: np.ndarray, *, holes: bool = False, largest: bool = False) 
     if holes:
         mask = fill_holes(mask)
     return mask
+
+
+def intersection_over_union(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """IoU of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(prediction, reference).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(prediction, reference).sum() / union)
