@@ -34,7 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def side_by_side(images: list[np.ndarray], height: int = 256, gap: int = 8) -> np.ndarray:
     """Scale images to one height and put them in a row on a white background."""
-    from ..engine.arrays import resize_array
+    from ..core.arrays import resize_array
 
     tiles = []
     for image in images:
@@ -54,7 +54,7 @@ def side_by_side(images: list[np.ndarray], height: int = 256, gap: int = 8) -> n
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``demo`` subcommand."""
-    from ..engine.api import iter_stylize
+    from ..api import iter_stylize
     from ..samples import load_sample, style_names
 
     out_dir = Path(args.output)

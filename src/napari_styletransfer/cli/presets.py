@@ -32,8 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``presets`` subcommand."""
+    from ..core.arrays import fit_size, resize_array, to_float_rgb
     from ..devices import describe_device, resolve_device
-    from ..engine.arrays import fit_size, resize_array, to_float_rgb
     from ..fast.contact_sheet import render_contact_sheet
 
     if not 32 <= args.max_size <= 2048:

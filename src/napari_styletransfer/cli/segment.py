@@ -34,15 +34,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``segment`` subcommand."""
-    from ..segmentation import clean_mask, predict_subject
-    from ..segmentation.inference import ambiguity_message, check_threshold
+    from ..segmentation import check_threshold, mask_from_probability, predict_subject
+    from ..segmentation.inference import ambiguity_message
 
     threshold = check_threshold(args.threshold)
     image = read_image(args.image)
     start = time.perf_counter()
     prediction = predict_subject(image, device=args.device)
-    mask = clean_mask(
-        prediction.probability > threshold, holes=args.fill_holes, largest=args.largest
+    mask = mask_from_probability(
+        prediction.probability, threshold=threshold, holes=args.fill_holes, largest=args.largest
     )
     seconds = time.perf_counter() - start
     path = write_image(args.output, np.where(mask, 255, 0).astype(np.uint8))
