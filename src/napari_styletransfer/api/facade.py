@@ -36,7 +36,7 @@ from ..core.color import keep_luminance_of, match_colors
 from ..core.limits import MIN_SIDE
 from ..core.masks import composite, feather, style_region
 from ..core.progress import Progress
-from ..devices import describe_device, out_of_memory_as_error, resolve_device
+from ..devices import describe_device, out_of_memory_as_error, resolve_device, resolve_precision
 from ..errors import StyleTransferError
 from ..quality.optimise import PixelTarget
 from ..quality.settings import default_steps
@@ -134,6 +134,8 @@ def prepare(request: StylizeRequest, content: object) -> PreparedJob:
         )
     _refuse_content_as_style(request, rgb)
     device = resolve_device(request.device)
+    if request.method == "quality":
+        resolve_precision(device, request.quality.precision)  # e.g. fp16 on a CPU: refused now
     job = PreparedJob(
         request=request,
         original=original,

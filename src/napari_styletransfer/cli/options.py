@@ -40,6 +40,13 @@ def add_stylize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--overwrite``: without it an existing output file is never replaced."""
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the output file if it exists"
+    )
+
+
 def parse_weights(text: str | None) -> list[float] | None:
     """Parse "0.7,0.3" into floats."""
     if text is None:

@@ -7,8 +7,9 @@ import json
 import time
 from pathlib import Path
 
+from ..files import check_output
 from ..image_io import read_image, write_image
-from .options import add_stylize_options, request_from_args
+from .options import add_overwrite_option, add_stylize_options, request_from_args
 from .progress_bar import last_report, with_progress
 
 
@@ -21,6 +22,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("content", help="content image file (PNG, JPEG, TIFF …)")
     p.add_argument("-o", "--output", required=True, help="output image file")
+    add_overwrite_option(p)
     add_stylize_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
     return p
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``stylize`` subcommand."""
     from ..api import iter_run
 
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.content])
     request = request_from_args(args)
     content = read_image(args.content)
     start = time.perf_counter()
