@@ -58,6 +58,13 @@ class RunPlan:
     layer_kwargs: dict
     record: dict
 
+    @property
+    def upsampling_note(self) -> str | None:
+        """What to tell the user when the result is upsampled more than 2× (else None)."""
+        from ..api import upsampling_note
+
+        return upsampling_note(self.job.request, *self.job.frames[0].content.shape[:2])
+
 
 def engine_style(choice: StyleChoice, data_position_of) -> object:
     """The engine's ``style`` argument for a dropdown choice.

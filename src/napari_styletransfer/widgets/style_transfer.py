@@ -11,7 +11,7 @@ import logging
 from functools import partial
 
 import numpy as np
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
@@ -241,6 +241,9 @@ class StyleTransferWidget(QWidget):
         self.progress_bar.setValue(0)
         n_frames = len(plan.job.frames)
         self.status_label.setText(f"Starting ({n_frames} frame{'s' * (n_frames > 1)})…")
+        note = plan.upsampling_note
+        if note and output.created:  # said once per Run, not at every live re-render
+            show_info(note)
         self._running = RunningJob(plan.job, self._on_update, self._on_finish, self._stylizer)
         self._set_busy(True)
 
@@ -436,8 +439,11 @@ def _progress_text(update: Update) -> str:
     parts.append(f"step {progress.step}/{progress.total}")
     if progress.stage:
         parts.append(progress.stage)
-    if update.eta is not None and not progress.done:
-        parts.append(f"about {format_seconds(update.eta)} left")
+    if not progress.done:
+        eta = update.eta
+        parts.append(
+            "estimating the time left" if eta is None else f"about {format_seconds(eta)} left"
+        )
     text = " · ".join(parts)
     return text[0].upper() + text[1:]
 
