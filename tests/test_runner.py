@@ -29,7 +29,9 @@ def test_frames_run_in_order_with_their_own_masks_and_the_previous_result():
         seen.append((request.mask, request.init))
         yield Progress(1, 1, 1.0, 0.0, "cpu", result=content + 1)
 
-    frames = [Frame((i,), np.full((16, 16), i, np.uint8), np.eye(16) if i else None) for i in (0, 1)]
+    frames = [
+        Frame((i,), np.full((16, 16), i, np.uint8), np.eye(16) if i else None) for i in (0, 1)
+    ]
     job = FramesJob(frames, StylizeRequest.create("preset:1", method="fast"))
     runner = run_job(job, threading.Event(), stylizer)
     updates = []
