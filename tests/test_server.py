@@ -15,7 +15,7 @@ from PIL import Image
 
 from napari_styletransfer import stylize
 from napari_styletransfer.image_io import read_tiff_bytes, tiff_bytes
-from serving import running_server, serve_command, server_env, wait_for_state
+from serving import child_env, http_client, running_server, serve_command, wait_for_state
 
 KEY = secrets.token_urlsafe(24)
 MAX_PIXELS = 20_000
@@ -34,7 +34,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def http(server):
-    with server.http() as client:
+    with http_client(server) as client:
         yield client
 
 
@@ -241,7 +241,10 @@ def test_bad_job_requests_get_json_4xx_and_the_server_stays_healthy(server, http
 
 
 def test_other_bad_requests(server, http, content):
-    with server.http(key=None) as anonymous, server.http(key="not-the-key-" * 3) as wrong:
+    with (
+        http_client(server, key=None) as anonymous,
+        http_client(server, key="not-the-key-" * 3) as wrong,
+    ):
         assert_error(anonymous.get("/v1/styles"), 401, "unauthorized")
         assert_error(wrong.post("/v1/jobs", files={"content": png(content)}), 401, "unauthorized")
         assert_error(anonymous.get("/metrics"), 401, "unauthorized")
@@ -304,7 +307,7 @@ def test_non_loopback_address_without_key_is_refused(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env=server_env(),
+        env=child_env(),
     )
     assert done.returncode == 2
     assert "without an API key" in done.stderr and "Traceback" not in done.stderr
@@ -315,6 +318,6 @@ def test_non_loopback_address_without_key_is_refused(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env=server_env(),
+        env=child_env(),
     )
     assert done.returncode == 2 and "too short" in done.stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from napari_styletransfer.client import Client, RemoteError
-from serving import running_server, wait_for_state
+from serving import http_client, running_server, wait_for_state
 
 FAST = {"method": "fast", "max_size": 64}
 ENDLESS = {"max_size": 32, "steps": 20000, "preview_every": 0}
@@ -30,7 +30,7 @@ def test_kill_restart_and_expiry(tmp_path, content):
         kept = client.result(finished)
         running = client.submit(content, "starry-night", **ENDLESS)
         queued = client.submit(content, "starry-night", **ENDLESS)
-        with first.http() as http:
+        with http_client(first) as http:
             wait_for_state(http, running, {"running"})
         errors = []
         follower = threading.Thread(target=lambda: _record_error(client.wait, running, errors))
