@@ -8,7 +8,7 @@
 # package's own subject model): nothing is downloaded when the container runs.
 FROM python:3.11-slim
 
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0.dev0
 # torch and torchvision as a matching pair: the versions the test suite ran with
 ARG TORCH_VERSION=2.14.1
 ARG TORCHVISION_VERSION=0.29.1

@@ -42,7 +42,7 @@ from napari_styletransfer import load_sample
 from napari_styletransfer.export.exporter import export_model, quantise
 from napari_styletransfer.export.graphs import graphs, image_input, one_hot
 from napari_styletransfer.fast import cache
-from napari_styletransfer.fast.engine import fast_stylize, style_vector
+from napari_styletransfer.fast.run import fast_stylize, style_vector
 from napari_styletransfer.segmentation.postprocess import intersection_over_union
 
 warnings.filterwarnings("ignore")

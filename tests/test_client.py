@@ -98,17 +98,18 @@ def test_closing_the_generator_cancels_the_job_on_the_server(client):
 
 def test_errors_are_the_local_api_s_errors(client):
     image = _images()["uint8 RGB"]
-    with pytest.raises(StyleTransferError) as local:
-        stylize(image, "starry-night", method="slow")
-    with pytest.raises(RemoteError) as remote:
-        client.stylize(image, "starry-night", method="slow")
-    assert str(remote.value) == str(local.value)
-    assert remote.value.status == 422 and isinstance(remote.value, StyleTransferError)
-    with pytest.raises(RemoteError, match="Unknown style 'no-such-painting'") as unknown:
-        client.stylize(image, "no-such-painting")
-    assert unknown.value.code == "unknown_style"
-    with pytest.raises(RemoteError, match="method='fast'"):  # fails while running
-        client.stylize(image, "preset:2", max_size=32)
+    for bad in ({"method": "slow"}, {"style": "no-such-painting"}, {"style": "preset:2"}):
+        options = {"style": "starry-night", **bad}
+        style = options.pop("style")
+        with pytest.raises(StyleTransferError) as local:
+            stylize(image, style, **options)
+        with pytest.raises(StyleTransferError) as remote:  # checked before anything is sent
+            client.stylize(image, style, **options)
+        assert str(remote.value) == str(local.value)
+    # what needs the content is checked by the server, with the engine's words
+    with pytest.raises(RemoteError, match="does not match the content") as refused:
+        client.stylize(image, "starry-night", mask=np.ones((8, 8), bool), **FAST)
+    assert refused.value.status == 422 and refused.value.code == "invalid_parameters"
 
 
 def test_segment_gives_the_local_mask(client):

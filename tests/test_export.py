@@ -14,7 +14,7 @@ from napari_styletransfer import StyleTransferError
 from napari_styletransfer.cli import main
 from napari_styletransfer.export.exporter import export_model, report_path, session
 from napari_styletransfer.export.graphs import image_input, one_hot, style_vectors
-from napari_styletransfer.fast.engine import fast_stylize, style_vector
+from napari_styletransfer.fast.run import fast_stylize, style_vector
 from napari_styletransfer.samples import style_names
 
 pytest.importorskip("onnxruntime")

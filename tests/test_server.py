@@ -152,11 +152,13 @@ def test_cancel_running_and_queued_jobs_and_full_queue(http, content):
     assert_error(http.get(f"/v1/jobs/{running}"), 404, "not_found")
 
 
-def test_a_job_that_fails_reports_why(http, content):
-    job_id = submit(http, png(content), style="preset:3", params={"max_size": 32}).json()["id"]
+def test_a_job_that_fails_while_running_reports_why(http):
+    flat = np.full((48, 64, 3), 90, np.uint8)  # no subject for mask "auto" to find
+    params = {"method": "fast", "mask": "auto"}
+    job_id = submit(http, png(flat), style="preset:3", params=params).json()["id"]
     status = wait_for_state(http, job_id, {"done", "failed"})
     assert status["state"] == "failed"
-    assert "method='fast'" in status["error"]
+    assert "mask is empty" in status["error"]
     assert_error(http.get(f"/v1/jobs/{job_id}/result"), 409, "job_failed")
 
 
@@ -214,6 +216,14 @@ BAD_REQUESTS = {
     "unknown method": (png, None, {"method": "slow"}, {}, 422, "invalid_parameters"),
     "unknown option": (png, None, {"colour": 1}, {}, 422, "invalid_parameters"),
     "wrong type": (png, None, {"max_size": "big"}, {}, 422, "invalid_parameters"),
+    "preset in quality mode": (
+        png,
+        "preset:3",
+        {"method": "quality"},
+        {},
+        422,
+        "invalid_parameters",
+    ),
     "device not served": (png, None, {"device": "cuda:3"}, {}, 422, "invalid_parameters"),
     "mask of another size": (
         png,

@@ -5,10 +5,11 @@
 ...     art = server.stylize(photo, "starry-night", method="fast")
 
 :meth:`Client.stylize` and :meth:`Client.iter_stylize` take the same arguments
-as :func:`napari_styletransfer.stylize` and give the same results: arrays
-travel as uncompressed TIFF, so dtype and values arrive exactly. Styles go by
-name (bundled paintings, presets, learned styles); arrays and local image
-files are uploaded. Needs httpx (the ``serve`` extra).
+as :func:`napari_styletransfer.stylize` and give the same results (they build
+the same :class:`~napari_styletransfer.api.StylizeRequest`; :meth:`Client.iter_run`
+takes one). Arrays travel as uncompressed TIFF, so dtype and values arrive
+exactly. Bundled paintings and presets go by name; other styles (arrays, local
+files) are uploaded. Needs httpx (the ``serve`` extra).
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 
-from .engine.progress import Progress
+from .core.progress import Progress
 from .errors import StyleTransferError
 from .image_io import read_tiff_bytes, tiff_bytes
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # the server sends a keep-alive comment every 15 s; three missed ones mean trouble
 EVENT_READ_TIMEOUT = 45.0
-_NAME_PREFIXES = ("preset:", "learned:")
 
 
 class RemoteError(StyleTransferError):
@@ -140,20 +139,33 @@ class Client:
                 return report.result
         raise RemoteError("The server's job ended without a result.")  # pragma: no cover
 
-    def iter_stylize(self, content, style, **kwargs) -> Generator[Progress, None, np.ndarray]:
+    def iter_stylize(self, content, style, **kwargs) -> Iterator[Progress]:
         """Like :func:`napari_styletransfer.iter_stylize`, on the server.
 
-        Yields a :class:`Progress` for every report the server sends (with the
-        preview when the server has a new one); the last carries the result.
-        Closing the generator cancels the job on the server.
+        The arguments are checked here first (a :class:`StylizeRequest`, as
+        locally), then again by the server against the content.
+        """
+        from .api import StylizeRequest
+
+        return self.iter_run(StylizeRequest.create(style, **kwargs), content)
+
+    def iter_run(self, request, content) -> Iterator[Progress]:
+        """Like :func:`napari_styletransfer.api.iter_run`: run a request on the server.
+
+        The job is submitted at once (so a refused request raises here); the
+        returned generator yields a :class:`Progress` for every report the
+        server sends (with the preview when the server has a new one), and its
+        last report carries the result. Closing it cancels the job on the server.
 
         Raises
         ------
         RemoteError
-            When the job fails or is cancelled on the server, or the server
-            stops answering.
+            When the server refuses the job, the job fails or is cancelled on
+            the server, or the server stops answering.
         """
-        job_id = self.submit(content, style, **kwargs)
+        return self._follow(self.submit_request(request, content))
+
+    def _follow(self, job_id: str) -> Generator[Progress, None, np.ndarray]:
         ended = False
         try:
             seen_preview = 0
@@ -196,14 +208,20 @@ class Client:
 
     # ------------------------------------------------------------ jobs
 
-    def submit(self, content, style, *, mask=None, **options) -> str:
-        """Queue a job (same arguments as ``stylize``) and return its id.
+    def submit(self, content, style, **options) -> str:
+        """Queue a job (same arguments as ``stylize``) and return its id."""
+        from .api import StylizeRequest
+
+        return self.submit_request(StylizeRequest.create(style, **options), content)
+
+    def submit_request(self, request, content) -> str:
+        """Queue a :class:`StylizeRequest` on ``content`` and return the job's id.
 
         While the server's queue is full, waits as its Retry-After says and
         tries again, for up to ``queue_timeout`` seconds.
         """
-        files, params = _job_form(content, style, mask, options)
-        data = {"params": _json(params)}
+        files, params = request_form(request, content)
+        data = {"params": json.dumps(params, default=_plain)}
         deadline = time.monotonic() + self.queue_timeout
         while True:
             response = self._request("POST", "/v1/jobs", files=files, data=data, allow=(429,))
@@ -308,21 +326,31 @@ class Client:
             pass  # the server is gone: nothing left to cancel
 
 
-def _job_form(content, style, mask, options: dict) -> tuple[list, dict]:
-    """Multipart parts (in order: styles blend by position) and the params object."""
+def request_form(request, content) -> tuple[list, dict]:
+    """A request as multipart parts (styles in order: they blend by position) and params.
+
+    Bundled paintings and presets go by name; every other style goes as the
+    image the request resolved (float RGB in [0, 1], exact in TIFF). Arrays
+    (content, mask, init) are uploaded; everything else is ``request.params()``.
+    The device is the server's to choose unless the request names one.
+    """
+    from .samples import SAMPLES
+
     files = [("content", _upload("content", content))]
-    for item in style if isinstance(style, list | tuple) else [style]:
-        files.append(("style", _style_part(item)))
-    params = {k: v for k, v in options.items() if not (k == "steps" and v is None)}
+    for style in request.styles:
+        if style.is_preset or style.name.strip().lower() in SAMPLES:
+            files.append(("style", (None, style.name.encode("utf-8"))))
+        else:
+            files.append(("style", _upload("style", style.source)))
+    params = request.params()
+    del params["style"]
+    for name in ("mask", "init"):
+        value = getattr(request, name)
+        if isinstance(value, np.ndarray):
+            files.append((name, _upload(name, value)))
+            del params[name]
     if params.get("device") == "auto":
         del params["device"]
-    if isinstance(mask, str):
-        params["mask"] = mask
-    elif mask is not None:
-        files.append(("mask", _upload("mask", mask)))
-    init = params.get("init")
-    if init is not None and not isinstance(init, str):
-        files.append(("init", _upload("init", params.pop("init"))))
     return files, params
 
 
@@ -333,31 +361,10 @@ def _upload(name: str, image) -> tuple:
     return (f"{name}.tiff", tiff_bytes(array), "image/tiff")
 
 
-def _style_part(item) -> tuple:
-    """A style as a text part (a name) or an upload (an array or a local file)."""
-    from .samples import SAMPLES
-
-    if isinstance(item, str | Path):
-        text = str(item)
-        key = text.strip().lower()
-        if key in SAMPLES or key.startswith(_NAME_PREFIXES):
-            return (None, text.encode("utf-8"))
-        path = Path(text).expanduser()
-        if path.is_file():  # a local file is read here and uploaded
-            return (path.name, path.read_bytes(), "application/octet-stream")
-        return (None, text.encode("utf-8"))  # the server says what is wrong with it
-    return _upload("style", item)
-
-
-def _json(params: dict) -> str:
-    def plain(value):
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-        raise StyleTransferError(f"Cannot send {type(value).__name__} values to a server.")
-
-    return json.dumps(params, default=plain)
+def _plain(value):
+    if isinstance(value, np.generic):  # numpy scalars in parameters
+        return value.item()
+    raise TypeError(f"cannot send {type(value).__name__} values to a server")
 
 
 def _parse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
@@ -375,13 +382,17 @@ def _parse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
 
 
 def _progress(status: dict, preview, result=None) -> Progress:
+    stage = status.get("stage") or status.get("state", "")
+    if status.get("state") == "queued":
+        place = status.get("queue_position")
+        stage = "queued on the server" + (f" (position {place})" if place else "")
     return Progress(
         step=int(status.get("step", 0)),
         total=int(status.get("total", 0)),
         fraction=float(status.get("fraction", 0.0)),
         elapsed=float(status.get("elapsed_seconds", 0.0)),
-        device=status.get("device") or "server",
-        stage=status.get("stage") or status.get("state", ""),
+        device=status.get("device") or "",
+        stage=stage,
         losses=dict(status.get("losses") or {}),
         preview=preview,
         result=result,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import StyleTransferError
+from ..files import atomic_output
 from ..segmentation.postprocess import intersection_over_union
 from .graphs import MODELS, Graph, graphs
 
@@ -117,10 +117,9 @@ def _require_onnxruntime() -> None:
 
 def _export_graph(graph: Graph, targets: list[Path], int8_method: str) -> GraphReport:
     fp32_path = targets[0]
-    with _temporary(fp32_path) as temporary:
+    with atomic_output(fp32_path) as temporary:
         export_onnx(graph, temporary)
         fp32 = check(graph, temporary)
-        os.replace(temporary, fp32_path)
     report = GraphReport(
         name=graph.name,
         file=fp32_path.name,
@@ -130,10 +129,9 @@ def _export_graph(graph: Graph, targets: list[Path], int8_method: str) -> GraphR
         fp32=fp32,
     )
     if len(targets) > 1:
-        with _temporary(targets[1]) as temporary:
+        with atomic_output(targets[1]) as temporary:
             quantise(graph, fp32_path, temporary, int8_method)
             accuracy = check(graph, temporary)
-            os.replace(temporary, targets[1])
         report.int8 = {
             "file": targets[1].name,
             "method": int8_method,
@@ -141,19 +139,6 @@ def _export_graph(graph: Graph, targets: list[Path], int8_method: str) -> GraphR
             "accuracy": asdict(accuracy),
         }
     return report
-
-
-class _temporary:
-    """A temporary file beside ``path`` (same file system, so it can be renamed into place)."""
-
-    def __init__(self, path: Path):
-        self.path = path.with_name(f".{path.name}.{os.getpid()}.part")
-
-    def __enter__(self) -> Path:
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 def export_onnx(graph: Graph, path: Path) -> None:
@@ -268,6 +253,5 @@ def _write_report(path: Path, model: str, reports: list[GraphReport]) -> None:
         "onnxruntime": onnxruntime.__version__,
         "graphs": [asdict(report) for report in reports],
     }
-    temporary = path.with_name(f".{path.name}.part")
-    temporary.write_text(json.dumps(data, indent=2))
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.arrays import fit_size, resize_array, to_float_rgb
+from ..core.arrays import fit_size, resize_array, to_float_rgb
 from ..fast.layers import NORM_EPSILON, SIZE_MULTIPLE, NormContext, StyleConv
 from ..samples import content_names, load_sample, style_names
 

@@ -15,16 +15,18 @@ from ..errors import StyleTransferError
 from ..image_io import png_bytes, read_tiff_bytes, tiff_bytes
 from .config import ServerConfig
 from .errors import ApiError, install_error_handlers
-from .jobs import DONE, FINAL, RUNNING, Job, JobManager
+from .jobs import DONE, FINAL, QUEUED, RUNNING, Job, JobManager
 from .metrics import Metrics
 from .security import BodySizeLimit, KeyCheck
 from .store import JOB_ID, ResultStore, new_job_id
-from .submission import FORM_SCHEMA, MAX_STYLES, build_inputs, check_with_engine, read_form
+from .submission import FORM_SCHEMA, MAX_STYLES, build_inputs, read_form
 from .uploads import decode_image
 
 MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff"}
 # an SSE comment this often keeps proxies and clients from timing out an idle stream
 KEEPALIVE_SECONDS = 15.0
+# how often a queued job's status (its place in the queue) is sent
+QUEUED_HEARTBEAT = 1.0
 FORM_LIMITS = {"max_files": MAX_STYLES + 3, "max_fields": MAX_STYLES + 8, "max_part_size": 2**20}
 
 DESCRIPTION = """Neural style transfer as a service: submit a job (multipart), follow its
@@ -98,7 +100,6 @@ def _add_job_routes(v1: APIRouter, manager: JobManager, config: ServerConfig) ->
 
     def prepare_job(raw) -> Job:
         inputs, summary = build_inputs(raw, config.max_pixels, [str(d) for d in manager.devices])
-        check_with_engine(inputs, str(manager.devices[0]))
         return Job(id=new_job_id(), inputs=inputs, **summary)
 
     @v1.post(
@@ -271,20 +272,21 @@ SEGMENT_SCHEMA = {
 
 
 def _segment(data: bytes, options: dict, max_pixels: int, device) -> tuple:
-    from ..segmentation import clean_mask, predict_subject
-    from ..segmentation.inference import check_threshold
+    """The one mask pipeline (as the CLI and the widgets): prediction, then mask_from_probability."""
+    from ..segmentation import check_threshold, mask_from_probability, predict_subject
 
     image = decode_image(data, "image", max_pixels)
     try:
         threshold = check_threshold(options["threshold"] or 0.5)
         prediction = predict_subject(image, device=device)
+        mask = mask_from_probability(
+            prediction.probability,
+            threshold=threshold,
+            holes=_flag(options["fill_holes"]),
+            largest=_flag(options["largest"]),
+        )
     except StyleTransferError as error:
         raise ApiError(422, "invalid_parameters", str(error)) from None
-    mask = clean_mask(
-        prediction.probability > threshold,
-        holes=_flag(options["fill_holes"]),
-        largest=_flag(options["largest"]),
-    )
     headers = {
         "X-Subject-Fraction": f"{mask.mean():.4f}",
         "X-Mirror-Agreement": f"{prediction.mirror_agreement:.4f}",
@@ -298,11 +300,16 @@ def _flag(value) -> bool:
 
 
 async def _events(manager: JobManager, job: Job):
-    """Server-sent events: "progress" on every change, then the final state's name."""
+    """Server-sent events: "progress" on every change, then the final state's name.
+
+    While the job waits its status is sent every second (its queue position
+    moves), so that a client can show it and notice its own cancel in time.
+    """
     seen = None
     while True:
         status, version = manager.snapshot(job)
-        if version != seen:
+        heartbeat = status["state"] == QUEUED and not manager.stopping
+        if version != seen or heartbeat:
             seen = version
             final = status["state"] in FINAL
             yield _sse(status["state"] if final else "progress", status, version)
@@ -314,7 +321,8 @@ async def _events(manager: JobManager, job: Job):
             return
         else:
             yield ": keep-alive\n\n"
-        await manager.wait_for_change(job, seen, KEEPALIVE_SECONDS)
+        waiting = status["state"] == QUEUED
+        await manager.wait_for_change(job, seen, QUEUED_HEARTBEAT if waiting else KEEPALIVE_SECONDS)
 
 
 def _sse(event: str, data: dict, version: int) -> str:

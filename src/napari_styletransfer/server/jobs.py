@@ -11,17 +11,20 @@ dropped silently.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ..api import StylizeRequest, iter_run
+from ..core.progress import Progress
 from ..devices import describe_device
 from ..errors import StyleTransferError
 from .errors import ApiError
@@ -39,12 +42,11 @@ _RECENT_RUNS = 20
 
 @dataclass
 class Inputs:
-    """What the engine gets: the arguments of ``iter_stylize`` (the device aside)."""
+    """A job's request and content, and the run prepared for the first device."""
 
+    request: StylizeRequest
     content: np.ndarray
-    style: object
-    mask: object = None
-    options: dict = field(default_factory=dict)
+    runner: Iterator[Progress]
 
 
 @dataclass(eq=False)
@@ -380,14 +382,14 @@ class JobManager:
             self._run(job, device)
 
     def _run(self, job: Job, device: torch.device) -> None:
-        from ..engine.api import iter_stylize
-
         inputs, result, error = job.inputs, None, None
         start = time.perf_counter()
-        runner = iter_stylize(
-            inputs.content, inputs.style, mask=inputs.mask, device=str(device), **inputs.options
-        )
+        runner = inputs.runner
         try:
+            if device != self.devices[0]:  # prepared for the first device: again for this one
+                runner.close()
+                request = dataclasses.replace(inputs.request, device=str(device))
+                runner = iter_run(request, inputs.content)
             for report in runner:
                 if job.cancel_requested or self._stopping.is_set():
                     break  # closing the generator (below) stops the engine here

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StyleTransferError
+from ..files import atomic_output
 from ..image_io import read_tiff_bytes, tiff_bytes
 
 log = logging.getLogger("napari_styletransfer.server")
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
-_TEMPORARY = ".part-"
 
 
 def new_job_id() -> str:
@@ -62,7 +61,7 @@ class ResultStore:
                 f"Another server already keeps its results in {self.folder}; give this one "
                 "its own --results-dir."
             ) from None
-        for leftover in self.folder.glob(f"*{_TEMPORARY}*"):
+        for leftover in self.folder.glob(".*.partial.*"):  # writes a crash cut short
             leftover.unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -116,10 +115,5 @@ class ResultStore:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f"{path.name}{_TEMPORARY}{uuid.uuid4().hex[:8]}")
-    try:
-        with open(temporary, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_output(path) as temporary:
+        temporary.write_bytes(data)

@@ -1,8 +1,8 @@
 """Turning a ``POST /v1/jobs`` form into engine inputs, checked as ``stylize`` checks them.
 
-The options are not validated here: the engine's own checks run on them (by
-preparing the job eagerly), so the service accepts exactly what ``stylize``
-accepts and says what it says. What this module decides is only what may come
+The options are not validated here: a :class:`~napari_styletransfer.api.StylizeRequest`
+is built from them and checked against the content, so the service accepts
+exactly what ``stylize`` accepts and says what it says. What this module decides is only what may come
 over the network: styles by name (a bundled painting, a preset, a learned
 style), never a path; arrays only as uploaded files.
 """
@@ -84,14 +84,22 @@ async def read_form(form: FormData) -> RawForm:
 
 
 def build_inputs(raw: RawForm, max_pixels: int, devices: list[str]) -> tuple[Inputs, dict]:
-    """The engine inputs and a JSON summary (method, params, style labels) of a job form.
+    """The job of a form: a :class:`StylizeRequest` checked against its content.
+
+    The request is built with :meth:`StylizeRequest.from_params` and run with
+    :func:`~napari_styletransfer.api.iter_run`, which checks the content at
+    once: every argument is checked by the same code as ``stylize``'s, and the
+    prepared run is what the worker starts (on the first device). Also returns
+    a JSON summary for the job's status (method, every parameter, style names).
 
     Raises
     ------
     ApiError
         For a missing or undecodable image, a style that is no known name,
-        malformed params, or params the server does not take.
+        malformed params, or anything ``stylize`` would refuse (422, its message).
     """
+    from ..api import StylizeRequest, iter_run
+
     params = parse_params(raw.params)
     if raw.content is None:
         raise ApiError(422, "invalid_request", "'content' is missing: upload an image file.")
@@ -101,21 +109,25 @@ def build_inputs(raw: RawForm, max_pixels: int, devices: list[str]) -> tuple[Inp
     if len(raw.styles) > MAX_STYLES:
         raise ApiError(422, "invalid_request", f"At most {MAX_STYLES} styles per job.")
     styles = [_style(part, max_pixels) for part in raw.styles]
-    mask = None if raw.mask is None else decode_image(raw.mask, "mask", max_pixels)
-    init = None if raw.init is None else decode_image(raw.init, "init", max_pixels)
-    options = _options(params, mask is not None, init is not None, devices)
-    if init is not None:
-        options["init"] = init
-    if params.get("mask") == "auto":
-        mask = "auto"
-    values = [value for value, _ in styles]
-    inputs = Inputs(content, values[0] if len(values) == 1 else values, mask, options)
+    options = _options(params, raw.mask is not None, raw.init is not None, devices)
+    for name in ("mask", "init"):
+        data = getattr(raw, name)
+        if data is not None:
+            options[name] = decode_image(data, name, max_pixels)
+    options["style"] = styles[0] if len(styles) == 1 else styles
+    try:
+        request = StylizeRequest.from_params({**options, "device": devices[0]})
+        runner = iter_run(request, content)
+    except StyleTransferError as error:
+        raise _invalid(str(error)) from None
+    except (TypeError, ValueError) as error:  # a value of a JSON type nothing expects
+        raise _invalid(f"Invalid parameters: {error}") from None
     summary = {
-        "method": options.get("method", "quality"),
-        "params": params,
-        "styles": [label for _, label in styles],
+        "method": request.method,
+        "params": request.params(),
+        "styles": list(request.style_names),
     }
-    return inputs, summary
+    return Inputs(request, content, runner), summary
 
 
 def parse_params(text: str | None) -> dict:
@@ -140,24 +152,19 @@ def _no_constant(name: str):
 
 
 def _options(params: dict, has_mask: bool, has_init: bool, devices: list[str]) -> dict:
-    """The keyword arguments for the engine, with what only the server decides taken out."""
+    """The request's options: params without what the form or the server decides.
+
+    Only transport rules live here; every value is checked by the request.
+    """
     options = dict(params)
     for name in FORM_FIELDS:
         if name in options:
             raise _invalid(f"Give '{name}' as a form field, not inside params.")
-    mask = options.pop("mask", None)
-    if mask not in (None, "auto"):
-        raise _invalid("In params, mask can only be \"auto\"; upload a mask as the 'mask' file.")
-    if mask == "auto" and has_mask:
-        raise _invalid('Give either a mask file or mask "auto", not both.')
-    if has_init and "init" in options:
-        raise _invalid("Give either an init file or init in params, not both.")
-    if not isinstance(options.get("init", "content"), str):
-        raise _invalid(
-            "In params, init is 'content', 'noise' or 'fast'; upload an image as 'init'."
-        )
+    for name, uploaded in (("mask", has_mask), ("init", has_init)):
+        if uploaded and options.get(name) not in (None, "content"):
+            raise _invalid(f"Give either a '{name}' file or {name} in params, not both.")
     device = options.pop("device", "auto")
-    if device != "auto" and device not in devices:
+    if device not in ("auto", None, *devices):
         raise _invalid(
             f"This server runs jobs on {', '.join(devices)}; device {device!r} is not one of them "
             "(leave device out, or 'auto')."
@@ -188,10 +195,10 @@ async def _file(form: FormData, name: str) -> bytes | None:
 
 
 def _style(part, max_pixels: int):
-    """One style part: (engine value, label for the status)."""
+    """One style part as the request takes it: an array (upload) or a checked name."""
     if isinstance(part, bytes):
-        return decode_image(part, "style", max_pixels), "upload"
-    return style_by_name(part), part.strip()
+        return decode_image(part, "style", max_pixels)
+    return style_by_name(part)
 
 
 def style_by_name(text: str) -> str:
@@ -232,23 +239,3 @@ def _learned(name: str) -> str:
         "unknown_style",
         f"Learned style {name!r}: this server's napari-styletransfer has no learned styles.",
     )
-
-
-def check_with_engine(inputs: Inputs, device: str) -> None:
-    """Run the engine's own argument checks on a job without running it.
-
-    Raises
-    ------
-    ApiError
-        422 with the engine's message, as ``stylize`` would raise it.
-    """
-    from ..engine.api import prepare
-
-    # "auto" is resolved by the worker (segmenting here would run the network twice)
-    mask = None if isinstance(inputs.mask, str) else inputs.mask
-    try:
-        prepare(inputs.content, inputs.style, mask=mask, device=device, **inputs.options)
-    except StyleTransferError as error:
-        raise _invalid(str(error)) from None
-    except (TypeError, ValueError) as error:  # a value of the wrong JSON type
-        raise _invalid(f"Invalid parameters: {error}") from None
