@@ -45,11 +45,9 @@ class Metrics:
             ("error",),
             registry=self.registry,
         )
-        self._manager: JobManager | None = None
 
     def watch(self, manager: JobManager) -> None:
         """Report this manager's jobs, queue and devices at every scrape."""
-        self._manager = manager
         self.registry.register(_ManagerCollector(manager))
 
     def job_finished(self, job, seconds: float) -> None:
