@@ -96,6 +96,15 @@ def test_closing_the_generator_cancels_the_job_on_the_server(client):
         time.sleep(0.05)
 
 
+def test_a_run_closed_before_its_first_report_is_cancelled_too(client):
+    run = client.iter_stylize(_images()["uint8 RGB"], "starry-night", **ENDLESS)
+    run.close()
+    deadline = time.monotonic() + 30
+    while client.status(run.job_id)["state"] != "cancelled":
+        assert time.monotonic() < deadline, "the job was not cancelled"
+        time.sleep(0.05)
+
+
 def test_errors_are_the_local_api_s_errors(client):
     image = _images()["uint8 RGB"]
     for bad in ({"method": "slow"}, {"style": "no-such-painting"}, {"style": "preset:2"}):

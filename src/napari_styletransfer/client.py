@@ -139,7 +139,7 @@ class Client:
                 return report.result
         raise RemoteError("The server's job ended without a result.")  # pragma: no cover
 
-    def iter_stylize(self, content, style, **kwargs) -> Iterator[Progress]:
+    def iter_stylize(self, content, style, **kwargs) -> RemoteRun:
         """Like :func:`napari_styletransfer.iter_stylize`, on the server.
 
         The arguments are checked here first (a :class:`StylizeRequest`, as
@@ -149,7 +149,7 @@ class Client:
 
         return self.iter_run(StylizeRequest.create(style, **kwargs), content)
 
-    def iter_run(self, request, content) -> Iterator[Progress]:
+    def iter_run(self, request, content) -> RemoteRun:
         """Like :func:`napari_styletransfer.api.iter_run`: run a request on the server.
 
         The job is submitted at once (so a refused request raises here); the
@@ -163,7 +163,7 @@ class Client:
             When the server refuses the job, the job fails or is cancelled on
             the server, or the server stops answering.
         """
-        return self._follow(self.submit_request(request, content))
+        return RemoteRun(self, self.submit_request(request, content))
 
     def _follow(self, job_id: str) -> Generator[Progress, None, np.ndarray]:
         ended = False
@@ -324,6 +324,40 @@ class Client:
             self._http.delete(f"/v1/jobs/{job_id}", timeout=5.0)
         except httpx.HTTPError:
             pass  # the server is gone: nothing left to cancel
+
+
+class RemoteRun:
+    """The progress reports of a job on a server; closing it cancels the job.
+
+    An iterator like the facade's ``iter_run`` generator (``next``, ``close``),
+    which also cancels a job whose reports were never asked for.
+
+    Attributes
+    ----------
+    job_id : str
+        The server's id of the job.
+    """
+
+    def __init__(self, client: Client, job_id: str):
+        self.job_id = job_id
+        self._client = client
+        self._reports = client._follow(job_id)
+        self._started = False
+
+    def __iter__(self) -> RemoteRun:
+        return self
+
+    def __next__(self) -> Progress:
+        self._started = True
+        return next(self._reports)
+
+    def close(self) -> None:
+        """Stop following the job and cancel it on the server if it has not ended."""
+        if self._started:
+            self._reports.close()  # cancels unless it ended
+        else:
+            self._client._cancel_quietly(self.job_id)
+            self._reports.close()
 
 
 def request_form(request, content) -> tuple[list, dict]:

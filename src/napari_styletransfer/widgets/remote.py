@@ -111,20 +111,29 @@ class RemoteStylizer:
 
     def __call__(self, request, content) -> Iterator:
         # the job is submitted here (in the worker thread); a refusal raises at once
-        reports = self.client.iter_run(request, content)
-        return self._named(reports)
-
-    def _named(self, reports):
-        try:
-            for report in reports:
-                report.device = self.describe(report.device)
-                yield report
-        finally:
-            reports.close()  # a cancelled run cancels the server's job
+        return _Named(self.client.iter_run(request, content), self.describe)
 
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
+
+
+class _Named:
+    """A server's reports with the device named after the server; closing cancels the job."""
+
+    def __init__(self, reports, describe):
+        self._reports, self._describe = reports, describe
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        report = next(self._reports)
+        report.device = self._describe(report.device)
+        return report
+
+    def close(self) -> None:
+        self._reports.close()
 
 
 class RemoteDialog(QDialog):
