@@ -194,7 +194,8 @@ def run_method(job: Job) -> Generator[Progress, None, np.ndarray]:
         )
     if any(isinstance(s, str) for s in job.styles):
         raise StyleTransferError(
-            "Presets ('preset:N') are fast-mode networks: use method='fast', or give a painting."
+            "Presets ('preset:N') and learned styles ('learned:NAME') are fast-mode networks: "
+            "use method='fast', or give a painting."
         )
     from .quality import iter_optimise
 

@@ -12,7 +12,7 @@ from .arrays import ImageFormat, resize_array, to_float_rgb
 
 PRESET_PREFIX = "preset:"
 
-StyleSource = np.ndarray | str  # float RGB image, or a fast-mode preset spec
+StyleSource = np.ndarray | str  # float RGB image, or a fast-mode preset / learned-style spec
 
 
 def resolve_styles(style: object) -> list[StyleSource]:
@@ -31,6 +31,10 @@ def _resolve_one(item: object) -> StyleSource:
         item = str(item)
     if isinstance(item, str):
         if item.strip().lower().startswith(PRESET_PREFIX):
+            return item.strip()
+        from ..fast.learned import is_learned
+
+        if is_learned(item):  # "learned:NAME" or a learned-style file: the fast engine reads it
             return item.strip()
         return to_float_rgb(_load_named_or_file(item), "style")[0]
     if item is None:

@@ -111,11 +111,11 @@ class Entry:
     subject_fraction: float = 0.0
 
 
-def fetch_packages(data_dir: Path) -> Path:
+def fetch_packages(data_dir: Path, packages: tuple[str, ...] = PACKAGES) -> Path:
     """Download and unpack the Debian packages (skipped when already unpacked)."""
     debs, unpacked = data_dir / "debs", data_dir / "unpacked"
     debs.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGES:
+    for name in packages:
         target = unpacked / name
         if target.is_dir():
             continue
