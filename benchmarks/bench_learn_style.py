@@ -134,8 +134,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def fast_pictures(photos, style, size) -> tuple[list[np.ndarray], list[float]]:
     """Fast-mode pictures of the photos and the seconds of each call (caches cleared)."""
-    import torch
-
     from napari_styletransfer import stylize
     from napari_styletransfer.fast import cache
 
@@ -145,7 +143,6 @@ def fast_pictures(photos, style, size) -> tuple[list[np.ndarray], list[float]]:
         start = time.perf_counter()
         pictures.append(stylize(photo, style, method="fast", max_size=size, device="cpu"))
         seconds.append(time.perf_counter() - start)
-    torch.set_num_threads(torch.get_num_threads())
     return pictures, seconds
 
 
@@ -186,7 +183,13 @@ def run_painting(key, painting, provenance, photos, args) -> dict:
     result = json.loads(cached.read_text()) if cached.is_file() else {"painting": key}
     result["provenance"] = provenance
     size = args.size
-    pictures = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def keep(label: str, images: list[np.ndarray]) -> None:
+        # after every stage, so that an interrupted run goes on from there
+        cached.write_text(json.dumps(result, indent=1))
+        np.savez_compressed(args.out / f"{key}-{label}.npz", *[to_uint8(i) for i in images])
+
     if "zero_shot" not in result or args.smoke:
         log(f"{key}: zero-shot (arbitrary network, painting as style image)")
         images, seconds = fast_pictures(photos, painting, size)
@@ -194,7 +197,7 @@ def run_painting(key, painting, provenance, photos, args) -> dict:
             "distances": score(images, photos, painting, size),
             "seconds": seconds,
         }
-        pictures["zero_shot"] = images
+        keep("zero_shot", images)
     for network in args.networks:
         label = f"learned-{network}-{args.steps}"
         if label not in result or args.smoke:
@@ -209,7 +212,7 @@ def run_painting(key, painting, provenance, photos, args) -> dict:
                 "file": str(path),
                 "file_kb": round(path.stat().st_size / 1024, 1),
             }
-            pictures[label] = images
+            keep(label, images)
     if "quality" not in result or args.smoke:
         from napari_styletransfer import stylize
 
@@ -225,13 +228,10 @@ def run_painting(key, painting, provenance, photos, args) -> dict:
             "distances": score(images, quality_photos, painting, size),
             "seconds": seconds,
         }
-        pictures["quality"] = images
+        keep("quality", images)
     if "preset_seconds" not in result or args.smoke:
-        _, result["preset_seconds"] = fast_pictures(photos, "preset:7", size)
-    args.out.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(result, indent=1))
-    for label, images in pictures.items():
-        np.savez_compressed(args.out / f"{key}-{label}.npz", *[to_uint8(i) for i in images])
+        images, result["preset_seconds"] = fast_pictures(photos, "preset:7", size)
+        keep("preset7", images)
     return result
 
 
@@ -280,9 +280,12 @@ def table(results: list[dict], args) -> str:
                 f"{entry['file_kb']:.0f}",
             ]
             inference.append(statistics.median(entry["seconds"]))
-        qs, qc = mean_distances(r["quality"])
-        row.append(f"{qs:.3f} / {qc:.3f}")
-        preset = statistics.median(r["preset_seconds"])
+        if "quality" in r:
+            qs, qc = mean_distances(r["quality"])
+            row.append(f"{qs:.3f} / {qc:.3f}")
+        else:
+            row.append("—")
+        preset = statistics.median(r.get("preset_seconds") or [float("nan")])
         row.append(" / ".join(f"{s:.3f}" for s in inference) + f" / {preset:.3f}")
         rows.append(row)
     return markdown_table(header, rows)
@@ -355,7 +358,8 @@ def main(argv=None) -> int:
     log("held-out photos: " + "; ".join(sources))
     found = paintings(args.out, args.paintings)
     if args.report_only:
-        results = [json.loads((args.out / f"{k}.json").read_text()) for k in found]
+        kept = [args.out / f"{k}.json" for k in found]
+        results = [json.loads(p.read_text()) for p in kept if p.is_file()]
     else:
         results = [run_painting(k, rgb, prov, photos, args) for k, (rgb, prov) in found.items()]
     sheet(results, found, photos, args, args.sheet)

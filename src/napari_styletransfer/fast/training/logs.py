@@ -4,7 +4,8 @@ Each run writes, in its log folder:
 
 - TensorBoard event files (``torch.utils.tensorboard.SummaryWriter``): the
   loss terms as scalars (``loss/total``, ``loss/content``, ``loss/style``,
-  ``loss/tv``) and the preview of the validation photo as images;
+  ``loss/tv``, and ``loss/validation``: the loss on the validation photo at
+  preview steps) and the preview of the validation photo as images;
 - ``losses.csv``: one row per logged step (step, seconds, loss terms, and the
   preview PNG written at that step, if any);
 - ``previews/step_NNNNNN.png``: the previews.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 CSV_NAME = "losses.csv"
-COLUMNS = ("step", "seconds", "total", "content", "style", "tv", "preview")
+COLUMNS = ("step", "seconds", "total", "content", "style", "tv", "validation", "preview")
 
 
 class TrainingLog:
@@ -64,7 +65,7 @@ class TrainingLog:
         """Log the loss terms of one step."""
         for key, value in losses.items():
             self.writer.add_scalar(f"loss/{key}", value, step)
-        values = [f"{losses.get(k, float('nan')):.6g}" for k in COLUMNS[2:6]]
+        values = [f"{losses[k]:.6g}" if k in losses else "" for k in COLUMNS[2:7]]
         self._csv.writerow([step, f"{seconds:.2f}", *values, preview])
         self._file.flush()
 

@@ -166,7 +166,7 @@ class CropSampler:
                 piece = self._draw()
                 if piece.std() >= MIN_CROP_STD:
                     break
-            crops.append(torch.from_numpy(np.ascontiguousarray(piece)))
+            crops.append(torch.from_numpy(np.array(piece)))  # a writable copy
         return torch.stack(crops).permute(0, 3, 1, 2).float().div_(255.0)
 
     def _draw(self) -> np.ndarray:

@@ -212,7 +212,8 @@ class _Run:
         run.skipped = 0
         if resume:
             run.saved_state = run._read_checkpoint(settings)
-            settings = LearnSettings(**{**run.saved_state["settings"], "steps": settings.steps})
+            saved = run.saved_state["settings"]
+            settings = LearnSettings(**{**saved, "steps": settings.steps or saved["steps"]})
         run.settings = settings.resolved()
         run.precision = training_precision(run.device, run.settings.precision)
         run.photos = run._photos(photos)
@@ -264,6 +265,7 @@ class _Run:
             init = "mean"  # the checkpoint's parameters replace the start at once
         elif s.network == "multistyle" and init == "nearest":
             probe = CropSampler(self.photos, s.size, seed=s.seed + 1).batch(PROBE_CROPS)
+        torch.manual_seed(s.seed)  # the same start whatever was loaded (and seeded) before
         model = build_model(
             s.network,
             init,
@@ -334,14 +336,16 @@ class _Run:
             )
 
         try:
+            if step == 0:
+                _, history["validation_start"] = self._preview(model, loss, preview)
             while step < s.steps:
                 losses = self._step(model, loss, sampler, optimizer, scaler)
                 step += 1
                 history.setdefault("first", losses)
-                history["last"] = losses
                 image = None
                 if s.preview_every and (step % s.preview_every == 0 or step == s.steps):
-                    image = self._preview(model, preview)
+                    image, losses["validation"] = self._preview(model, loss, preview)
+                history["last"] = losses
                 if s.log_every and (step % s.log_every == 0 or image is not None):
                     log.losses(
                         step,
@@ -357,9 +361,10 @@ class _Run:
                     return None
                 yield report(f"step {step}/{s.steps}", losses, image)
             checkpoint = save_checkpoint()
+            final, history["validation_end"] = self._preview(model, loss, preview)
             saved = self._save_style(model, step, seconds(), history)
-            final = self._preview(model, preview)
-            yield report("done", history.get("last", {}), final, result=final, saved=saved)
+            losses = {**history.get("last", {}), "validation": history["validation_end"]}
+            yield report("done", losses, final, result=final, saved=saved)
             return saved
         except GeneratorExit:
             # cancelled between steps (the consumer closed us): keep the work resumable
@@ -396,7 +401,10 @@ class _Run:
         return bool(torch.stack([torch.isfinite(g).all() for g in grads if g is not None]).all())
 
     @torch.no_grad()
-    def _preview(self, model: StyleModel, photo: np.ndarray) -> np.ndarray:
+    def _preview(
+        self, model: StyleModel, loss: PerceptualLoss, photo: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        """The validation photo stylised at the working size, and its loss."""
         from ...engine.arrays import fit_size, resize_array
 
         photo = resize_array(photo, fit_size(*photo.shape[:2], self.settings.work_size))
@@ -405,8 +413,10 @@ class _Run:
         x = F.pad(x, (0, round_up(width) - width, 0, round_up(height) - height), mode="reflect")
         with self._net_autocast():
             out = model(x.contiguous(memory_format=torch.channels_last))
-        out = out.float()[0, :, :height, :width].clamp(0, 1)
-        return out.permute(1, 2, 0).cpu().numpy()
+        out = out.float()[..., :height, :width]
+        total, _ = loss(out, x[..., :height, :width].contiguous())
+        image = out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        return image, float(total)
 
     # ------------------------------------------------------------ files
 
@@ -456,7 +466,12 @@ class _Run:
             "start": _plain(model.start),
             "steps": step,
             "training_seconds": round(seconds, 1),
-            "losses": {"first": history.get("first", {}), "final": history.get("last", {})},
+            "losses": {
+                "first_step": history.get("first", {}),
+                "last_step": history.get("last", {}),
+                "validation_start": history.get("validation_start"),
+                "validation_end": history.get("validation_end"),
+            },
             "photos": self.photos.description,
             "device": describe_device(self.device),
             "precision": self.precision,
