@@ -15,7 +15,7 @@ from PIL import Image
 
 from napari_styletransfer import load_sample, stylize
 from napari_styletransfer.errors import StyleTransferError
-from napari_styletransfer.fast import learned, networks
+from napari_styletransfer.fast import folders, learned, networks
 from napari_styletransfer.fast.arbitrary import load_arbitrary
 from napari_styletransfer.fast.training import LearnSettings, checkpoint_path, iter_learn_style
 from napari_styletransfer.fast.training.models import build_model
@@ -26,8 +26,8 @@ TINY = {"size": 32, "work_size": 32, "batch_size": 1, "checkpoint_every": 0, "lo
 @pytest.fixture(autouse=True)
 def user_folders(tmp_path, monkeypatch):
     """Learned styles and checkpoints go to a temporary data and cache folder."""
-    monkeypatch.setenv(learned.DATA_DIR_ENV, str(tmp_path / "data"))
-    monkeypatch.setenv("NAPARI_STYLETRANSFER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(folders.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(folders.CACHE_DIR_ENV, str(tmp_path / "cache"))
     return tmp_path
 
 
@@ -252,3 +252,68 @@ def test_corrupt_or_foreign_files_are_refused(photo_dir, preview, tmp_path):
     imported = learned.import_learned(saved, name="shared-copy")
     assert imported.parent == learned.styles_dir()
     assert stylize(preview, "learned:shared-copy", method="fast", device="cpu").shape == (32, 32, 3)
+
+
+# ---------------------------------------------------------------- photos and devices
+
+
+def test_default_set_is_read_from_its_manifest(monkeypatch):
+    from napari_styletransfer.fast.training import photos
+
+    folder = photos.default_photos_dir()
+    (folder / "images").mkdir(parents=True)
+    entries = []
+    for i, role in enumerate(("train", "train", "held-out")):
+        Image.fromarray(np.full((40, 48, 3), 60 * i, np.uint8)).save(folder / f"images/{i}.jpg")
+        entries.append({"file": f"images/{i}.jpg", "package": "p", "source": f"s{i}", "role": role})
+    (folder / photos.MANIFEST).write_text(json.dumps({"photos": entries}))
+    monkeypatch.setattr(photos, "build_default_set", lambda folder: pytest.fail("rebuilt"))
+    train = photos.default_photo_set(work_size=64, crop=32)
+    held = photos.default_photo_set(work_size=64, crop=32, role="held-out")
+    assert train.names == ["images/0.jpg", "images/1.jpg"] and held.names == ["images/2.jpg"]
+    assert max(train.photos[0].shape[:2]) == 64
+
+
+def test_building_the_default_set_offline_says_what_to_do(monkeypatch, tmp_path):
+    import subprocess
+
+    from napari_styletransfer.fast.training import photos
+    from napari_styletransfer.segmentation import build_data
+
+    monkeypatch.setattr(photos.shutil, "which", lambda name: None)
+    with pytest.raises(StyleTransferError, match="--photos DIR"):
+        photos.build_default_set(tmp_path / "set")
+    monkeypatch.setattr(photos.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+    def offline(*args, **kwargs):
+        raise subprocess.CalledProcessError(100, ["apt-get", "download"])
+
+    monkeypatch.setattr(build_data, "fetch_packages", offline)
+    with pytest.raises(StyleTransferError, match="apt-get download gcompris-qt-data"):
+        photos.build_default_set(tmp_path / "set")
+    assert not (tmp_path / "set" / photos.MANIFEST).exists()
+
+
+def test_precision_on_cuda_uses_autocast_and_scales_fp16(monkeypatch):
+    from napari_styletransfer.fast.training.trainer import training_precision
+
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert training_precision(cuda, "auto") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert training_precision(cuda, "auto") == "fp16"
+    assert training_precision(cuda, "fp32") == "fp32"
+    from napari_styletransfer.engine.quality import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert training_precision(cpu, "auto") == resolve_precision(cpu, "auto")
+
+
+def test_fp16_training_runs_with_gradient_scaling(photo_dir, preview):
+    # the CUDA fp16 path (autocast + GradScaler), exercised on the CPU
+    reports = run("fp16", photo_dir, preview, settings={"steps": 3, "precision": "fp16"})
+    assert reports[-1].saved.is_file()
+    meta = learned.load_learned(reports[-1].saved).meta
+    assert meta["precision"] == "fp16"
+    state = torch.load(checkpoint_path("fp16"), weights_only=True)
+    assert state["scaler"]["scale"] > 0  # a live scaler's state went into the checkpoint

@@ -10,15 +10,15 @@ import pytest
 from PIL import Image
 
 from napari_styletransfer.cli import main
-from napari_styletransfer.fast import learned
+from napari_styletransfer.fast import folders, learned
 
 TINY = ["--size", "32", "--work-size", "32", "--batch-size", "1"]
 
 
 @pytest.fixture(autouse=True)
 def user_folders(tmp_path, monkeypatch):
-    monkeypatch.setenv(learned.DATA_DIR_ENV, str(tmp_path / "data"))
-    monkeypatch.setenv("NAPARI_STYLETRANSFER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(folders.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(folders.CACHE_DIR_ENV, str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StyleTransferError
+from .folders import DATA_DIR_ENV, data_root  # noqa: F401 - DATA_DIR_ENV re-exported
 
 LEARNED_PREFIX = "learned:"
 SUFFIX = ".npz"
@@ -42,11 +43,8 @@ FORMAT_VERSION = 1
 NETWORK_KINDS = ("arbitrary", "multistyle", "johnson")
 THUMBNAIL_SIZE = 128
 MAX_REMEMBERED = 8
-APP_NAME = "napari-styletransfer"
 # letters, digits, "_", "-" and "." (not first); nothing that reaches another folder
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-# a settable root for tests and portable installs
-DATA_DIR_ENV = "NAPARI_STYLETRANSFER_DATA_DIR"
 
 
 @dataclass
@@ -106,14 +104,7 @@ class LearnedStyle:
 
 def styles_dir() -> Path:
     """The folder of learned styles (created on first use)."""
-    root = os.environ.get(DATA_DIR_ENV)
-    if root:
-        base = Path(root)
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_data_dir(APP_NAME))
-    folder = base / "styles"
+    folder = data_root() / "styles"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

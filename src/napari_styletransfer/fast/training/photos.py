@@ -182,13 +182,9 @@ class CropSampler:
 
 def default_photos_dir() -> Path:
     """Where the default training set is built (in the user's cache folder)."""
-    import os
+    from ..folders import cache_root
 
-    import platformdirs
-
-    root = os.environ.get("NAPARI_STYLETRANSFER_CACHE_DIR")
-    base = Path(root) if root else Path(platformdirs.user_cache_dir("napari-styletransfer"))
-    return base / "style-photos"
+    return cache_root() / "style-photos"
 
 
 def default_photo_set(*, work_size: int, crop: int, role: str = "train") -> PhotoSet:

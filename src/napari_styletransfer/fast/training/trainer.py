@@ -29,6 +29,7 @@ from ...engine.progress import Progress
 from ...engine.quality import autocast_for, resolve_precision
 from ...errors import StyleTransferError
 from ..cache import array_key
+from ..folders import cache_root
 from ..learned import LearnedStyle, check_name, save_learned, style_path, thumbnail_of
 from ..tiling import round_up
 from .logs import TrainingLog
@@ -74,11 +75,7 @@ class TrainingReport(Progress):
 
 def training_dir(name: str) -> Path:
     """Checkpoint and default log folder of the style ``name`` (in the user's cache)."""
-    import platformdirs
-
-    root = os.environ.get("NAPARI_STYLETRANSFER_CACHE_DIR")
-    base = Path(root) if root else Path(platformdirs.user_cache_dir("napari-styletransfer"))
-    return base / "training" / check_name(name)
+    return cache_root() / "training" / check_name(name)
 
 
 def checkpoint_path(name: str) -> Path:
