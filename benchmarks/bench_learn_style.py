@@ -68,7 +68,7 @@ def log(message: str) -> None:
 
 def outside_paintings(folder: Path) -> dict[str, tuple[np.ndarray, dict]]:
     """The two paintings from outside the bundle, extracted once from Debian's gcompris-qt-data."""
-    from napari_styletransfer.segmentation.build_data import read_rcc_images
+    from napari_styletransfer.samples.debian import read_rcc_images
 
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {path: name for name, (path, _) in OUTSIDE.items()}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_styletransfer.engine.masks import composite, feather, style_region
+from napari_styletransfer.core.masks import composite, feather, style_region
 from napari_styletransfer.errors import StyleTransferError
 
 

@@ -38,6 +38,13 @@ def setup_run(widget, content, style_layer, steps=2, **fields):
         getattr(form, name).value = value
 
 
+def widget_with(viewer, stylizer):
+    """A "Style transfer" dock whose frames run through ``stylizer(request, content)``."""
+    widget = StyleTransferWidget(viewer, stylizer=stylizer)
+    viewer.window.add_dock_widget(widget, name="Style transfer (test)")
+    return widget
+
+
 def wait_idle(qtbot, widget, timeout=RUN_TIMEOUT_MS):
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
 
@@ -234,18 +241,18 @@ def test_engine_error_removes_output_and_notifies(
 def test_unexpected_error_mid_run_is_reported(
     qtbot, style_widget, gradient_rgb, stripes_rgb, errors
 ):
-    from napari_styletransfer import iter_stylize
+    from napari_styletransfer.api import iter_run
 
-    def failing_engine(content, style, **kwargs):
-        steps = iter_stylize(content, style, **kwargs)
+    def failing_engine(request, content):
+        steps = iter_run(request, content)
         yield next(steps)
         raise RuntimeError("simulated driver crash")
 
-    viewer, widget = style_widget
+    viewer, _ = style_widget
+    widget = widget_with(viewer, failing_engine)
     photo = viewer.add_image(gradient_rgb, name="photo")
     style = viewer.add_image(stripes_rgb, name="stripes")
     before = snapshot(viewer)
-    widget.engine = failing_engine
     setup_run(widget, photo, style)
     assert widget.run()
     wait_idle(qtbot, widget)
@@ -254,19 +261,19 @@ def test_unexpected_error_mid_run_is_reported(
 
 
 def test_all_slices_of_a_stack_chain_frames(qtbot, style_widget, gradient_rgb, stripes_rgb):
-    from napari_styletransfer import iter_stylize
+    from napari_styletransfer.api import iter_run
 
     inits = []
 
-    def recording_engine(content, style, **kwargs):
-        inits.append(kwargs.get("init"))
-        return iter_stylize(content, style, **kwargs)
+    def recording_engine(request, content):
+        inits.append(request.init)
+        return iter_run(request, content)
 
-    viewer, widget = style_widget
+    viewer, _ = style_widget
+    widget = widget_with(viewer, recording_engine)
     stack = np.stack([np.roll(gradient_rgb, shift, axis=1) for shift in (0, 3, 6)])
     movie = viewer.add_image(stack, name="movie", rgb=True, scale=(1, 0.5, 0.5))
     style = viewer.add_image(stripes_rgb, name="stripes")
-    widget.engine = recording_engine
     setup_run(widget, movie, style, slices=ALL_SLICES)
     assert widget.form.slices.enabled
     assert widget.run()
@@ -278,7 +285,7 @@ def test_all_slices_of_a_stack_chain_frames(qtbot, style_widget, gradient_rgb, s
     for frame in range(3):
         assert not np.array_equal(output.data[frame], stack[frame])
     # frame 1 starts from frame 0's result, frame 2 from frame 1's
-    assert inits[0] is None
+    assert isinstance(inits[0], str) and inits[0] == "content"
     np.testing.assert_array_equal(inits[1], output.data[0])
     np.testing.assert_array_equal(inits[2], output.data[1])
     assert output.metadata[METADATA_KEY]["frames_done"] == 3
@@ -331,7 +338,10 @@ def test_stylise_background_segments_then_protects_the_subject(
     result = viewer.layers["photo · stripes"].data
     keep = _far_from_edge(disc)
     np.testing.assert_array_equal(result[keep], gradient_rgb[keep])
-    assert widget.form.region.value == "outside mask (background)"
+    record = viewer.layers["photo · stripes"].metadata[METADATA_KEY]
+    assert record["region"] == "outside" and record["mask"] == "photo subject"
+    # the subject went straight into the run: the form keeps the user's choices
+    assert widget.form.mask.value is None
     assert warnings == []  # the model was sure of the subject
 
     # the second time the (possibly hand-corrected) subject layer is reused
@@ -417,16 +427,16 @@ def test_gpu_out_of_memory_suggests_a_smaller_size(
 
     from napari_styletransfer.devices import out_of_memory_as_error
 
-    def exhausted_gpu(content, style, **kwargs):
+    def exhausted_gpu(request, content):
         # what the engine does around its work on a GPU
         with out_of_memory_as_error(torch.device("cuda")):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         yield
 
-    viewer, widget = style_widget
+    viewer, _ = style_widget
+    widget = widget_with(viewer, exhausted_gpu)
     photo = viewer.add_image(gradient_rgb, name="photo")
     style = viewer.add_image(stripes_rgb, name="stripes")
-    widget.engine = exhausted_gpu
     setup_run(widget, photo, style)
     assert widget.run()
     wait_idle(qtbot, widget)

@@ -1,9 +1,9 @@
 """The perceptual loss of Johnson et al. (2016): quality mode's loss, over a batch of photos.
 
-The terms are quality mode's own (:mod:`napari_styletransfer.engine.losses`:
+The terms are quality mode's own (:mod:`napari_styletransfer.quality.losses`:
 Gram-matrix style loss, feature content loss, total variation) on the same
 VGG19 with the same layers and default weights
-(:class:`napari_styletransfer.engine.options.Settings`), so a learned style
+(:class:`napari_styletransfer.quality.settings.QualitySettings`), so a learned style
 aims at what a quality-mode run of that painting aims at. The painting's Gram
 matrices are computed once, at the working size.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...engine.arrays import fit_size, resize_array, to_tensor
-from ...engine.losses import content_loss, gram, style_loss, total_variation
-from ...engine.options import Settings
-from ...engine.quality import autocast_for
-from ...engine.vgg import load_vgg19
+from ...core.arrays import fit_size, resize_array, to_tensor
+from ...core.vgg import load_vgg19
+from ...devices import autocast_for
+from ...quality.losses import content_loss, gram, style_loss, total_variation
+from ...quality.settings import QualitySettings
 
 
 class PerceptualLoss:
@@ -27,7 +27,7 @@ class PerceptualLoss:
     ----------
     painting : numpy.ndarray
         H×W×3 float32 RGB in [0, 1].
-    settings : Settings
+    settings : QualitySettings
         Quality mode's settings: weights, layers, pooling, ``style_scale``.
     work_size : int
         Longer side the photos are seen at; the painting is resized to
@@ -40,7 +40,7 @@ class PerceptualLoss:
     def __init__(
         self,
         painting: np.ndarray,
-        settings: Settings,
+        settings: QualitySettings,
         *,
         work_size: int,
         device: torch.device,

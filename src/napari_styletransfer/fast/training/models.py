@@ -116,7 +116,7 @@ def build_model(
         net = JohnsonNet().to(device).to(memory_format=torch.channels_last)
         return StyleModel("johnson", net.transformer, net, {"init": "random"})
     if network == "arbitrary":
-        from ..engine import style_vector
+        from ..run import style_vector
 
         full = load_arbitrary()
         with torch.no_grad():

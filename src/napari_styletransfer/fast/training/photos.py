@@ -7,8 +7,7 @@ scale they will be seen at.
 
 The default set is built the first time it is needed, into the user's cache
 folder (``platformdirs.user_cache_dir``), from the photos in Debian packages
-that the segmentation training uses (:mod:`napari_styletransfer.segmentation.
-build_data`): gcompris' animal and landmark photos, the OpenCV and darknet
+that the segmentation training uses (:mod:`napari_styletransfer.samples.debian`): gcompris' animal and landmark photos, the OpenCV and darknet
 sample photos, scikit-image's, and the MATE, UKUI and Plasma wallpapers. The
 reserved ``explore_*`` evaluation sets of gcompris are never read. About one
 photo in five (by a hash of its name, the same split as the segmentation data)
@@ -220,7 +219,7 @@ def build_default_set(folder: Path) -> Path:
         When the packages cannot be fetched (no ``apt-get``/``dpkg``, offline):
         the message says what to run, or to use ``--photos``.
     """
-    from ...segmentation import build_data
+    from ...samples import debian
 
     if shutil.which("dpkg") is None or shutil.which("apt-get") is None:
         raise StyleTransferError(
@@ -228,7 +227,7 @@ def build_default_set(folder: Path) -> Path:
             "not available here: give your own photos with --photos DIR."
         )
     try:
-        unpacked = build_data.fetch_packages(folder, DEFAULT_SET_PACKAGES)
+        unpacked = debian.fetch_packages(folder, DEFAULT_SET_PACKAGES)
     except (subprocess.CalledProcessError, OSError) as error:
         raise StyleTransferError(
             f"Could not fetch the Debian packages with the default training photos ({error}). "
@@ -237,28 +236,28 @@ def build_default_set(folder: Path) -> Path:
     entries = []
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
-    sources = (build_data.subject_photos(unpacked), build_data.background_photos(unpacked))
+    sources = (debian.subject_photos(unpacked), debian.background_photos(unpacked))
     for source_iter in sources:
         for package, source, image in source_iter:
-            rgb = build_data.to_rgb(image, STORED_SIDE)
+            rgb = debian.to_rgb(image, STORED_SIDE)
             if min(rgb.shape[:2]) < MIN_PHOTO_SIDE:
                 continue
             name = f"images/{len(entries):04d}.jpg"
             Image.fromarray(rgb).save(folder / name, quality=92)
-            role = "held-out" if build_data.is_validation(source) else "train"
+            role = "held-out" if debian.is_validation(source) else "train"
             entries.append(
                 {
                     "file": name,
                     "package": package,
                     "source": source,
-                    "licence": build_data.LICENCES.get(package, "see the package's copyright"),
+                    "licence": debian.LICENCES.get(package, "see the package's copyright"),
                     "role": role,
                 }
             )
     manifest = {
         "what": "photos for learning fast styles (napari-styletransfer learn-style)",
         "packages": list(DEFAULT_SET_PACKAGES),
-        "reserved_sets_excluded": list(build_data.EVALUATION_RCC),
+        "reserved_sets_excluded": list(debian.EVALUATION_RCC),
         "photos": entries,
     }
     temporary = folder / f".{MANIFEST}.part"

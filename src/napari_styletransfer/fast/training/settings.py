@@ -120,15 +120,15 @@ class LearnSettings:
                 fail(f"{name} must be ≥ 0.")
 
     def loss_settings(self):
-        """Quality mode's :class:`~napari_styletransfer.engine.options.Settings` for the loss."""
-        from ...engine.options import settings_from
+        """Quality mode's :class:`~napari_styletransfer.quality.settings.QualitySettings` for the loss."""
+        from ...quality.settings import QualitySettings
 
         weights = {
             name: getattr(self, name)
             for name in ("content_weight", "style_weight", "tv_weight")
             if getattr(self, name) is not None
         }
-        return settings_from({**weights, "style_scale": self.style_scale})
+        return QualitySettings(**weights, style_scale=self.style_scale)
 
     def as_dict(self) -> dict:
         """JSON-able values (for metadata and checkpoints)."""

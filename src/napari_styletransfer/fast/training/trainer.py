@@ -24,9 +24,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...devices import describe_device, out_of_memory_as_error, resolve_device
-from ...engine.progress import Progress
-from ...engine.quality import autocast_for, resolve_precision
+from ...core.progress import Progress
+from ...devices import (
+    autocast_for,
+    describe_device,
+    out_of_memory_as_error,
+    resolve_device,
+    training_precision,
+)
 from ...errors import StyleTransferError
 from ..cache import array_key
 from ..folders import cache_root
@@ -81,15 +86,6 @@ def training_dir(name: str) -> Path:
 def checkpoint_path(name: str) -> Path:
     """Where the resumable checkpoint of ``name`` is kept."""
     return training_dir(name) / "checkpoint.pt"
-
-
-def training_precision(device: torch.device, precision: str) -> str:
-    """What "auto" means for training: on CUDA bf16 where supported, else fp16 (scaled)."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return resolve_precision(device, "auto")
 
 
 def iter_learn_style(
@@ -166,20 +162,21 @@ def learn_style(painting, name: str, **kwargs) -> Path:
 
 
 def _painting_rgb(painting) -> tuple[np.ndarray, str]:
-    from ...engine.inputs import resolve_styles
+    """The painting as float RGB, and how to name it in the learned style's metadata."""
+    from ...core.arrays import to_float_rgb
 
-    if isinstance(painting, str | Path) and not isinstance(painting, np.ndarray):
-        label = Path(str(painting)).name
-    else:
-        label = "array"
-    sources = resolve_styles(painting)
-    if len(sources) != 1 or not isinstance(sources[0], np.ndarray):
-        raise StyleTransferError("learn-style needs one painting (an image), not a preset.")
-    return sources[0], label
+    if isinstance(painting, str | Path):
+        from ...image_io import read_image
+        from ...samples import SAMPLES, load_sample
+
+        key = str(painting).strip().lower()
+        image = load_sample(key) if key in SAMPLES else read_image(Path(painting).expanduser())
+        return to_float_rgb(image, "painting")[0], Path(str(painting)).name
+    return to_float_rgb(painting, "painting")[0], "array"
 
 
 def _preview_image(preview) -> np.ndarray:
-    from ...engine.arrays import to_float_rgb
+    from ...core.arrays import to_float_rgb
 
     if preview is None:
         from ...samples import load_sample
@@ -402,7 +399,7 @@ class _Run:
         self, model: StyleModel, loss: PerceptualLoss, photo: np.ndarray
     ) -> tuple[np.ndarray, float]:
         """The validation photo stylised at the working size, and its loss."""
-        from ...engine.arrays import fit_size, resize_array
+        from ...core.arrays import fit_size, resize_array
 
         photo = resize_array(photo, fit_size(*photo.shape[:2], self.settings.work_size))
         height, width = photo.shape[:2]

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StyleTransferError
+from .limits import MIN_SIDE
 
-MIN_SIDE = 16
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
