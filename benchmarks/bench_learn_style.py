@@ -129,6 +129,9 @@ def held_out_photos(count: int, size: int) -> tuple[list[np.ndarray], list[str]]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 pictures as they are; float ones (0–1) scaled."""
+    if image.dtype == np.uint8:
+        return image
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -297,21 +300,22 @@ def sheet(results: list[dict], paintings_by_key, photos, args, path: Path) -> No
     rows = []
     for r in results:
         key = r["painting"]
-        cells = [
-            paintings_by_key[key][0],
-            to_uint8(photos[0] / 255.0) if photos[0].dtype != np.uint8 else photos[0],
-        ]
-        for label in [
-            "zero_shot",
-            *[f"learned-{n}-{args.steps}" for n in args.networks],
-            "quality",
-        ]:
-            file = args.out / f"{key}-{label}.npz"
-            if file.is_file():
-                with np.load(file) as saved:
-                    cells.append(saved["arr_0"])
-            else:
-                cells.append(np.full((tile, tile, 3), 255, np.uint8))
+        painting = paintings_by_key[key][0]
+        blank = np.full((tile, tile, 3), 255, np.uint8)
+        # the fast pictures are remade from the painting and the learned files (cheap)
+        cells = [painting, photos[0], fast_pictures(photos[:1], painting, args.size)[0][0]]
+        for network in args.networks:
+            entry = r.get(f"learned-{network}-{args.steps}")
+            found = entry and Path(entry["file"]).is_file()
+            cells.append(
+                fast_pictures(photos[:1], entry["file"], args.size)[0][0] if found else blank
+            )
+        file = args.out / f"{key}-quality.npz"
+        if file.is_file():
+            with np.load(file) as saved:
+                cells.append(saved["arr_0"])
+        else:
+            cells.append(blank)
         fitted = []
         for cell in cells:
             image = Image.fromarray(cell)

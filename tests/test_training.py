@@ -310,3 +310,23 @@ def test_precision_on_cuda_uses_autocast_and_scales_fp16(monkeypatch):
 def test_fp16_is_refused_on_the_cpu(photo_dir, preview):
     with pytest.raises(StyleTransferError, match="fp16"):
         run("fp16", photo_dir, preview, settings={"steps": 1, "precision": "fp16"})
+
+
+def test_learned_styles_go_through_the_request(photo_dir, preview):
+    from napari_styletransfer.api import StylizeRequest
+    from napari_styletransfer.api import run as run_request
+
+    run("req", photo_dir, preview, settings={"steps": 1, "preview_every": 0})
+    request = StylizeRequest.create("learned:req", method="fast", max_size=32, device="cpu")
+    assert request.uses_learned and request.params()["style"] == ["learned:req"]
+    again = StylizeRequest.from_params(request.params())
+    direct = stylize(preview, "learned:req", method="fast", max_size=32, device="cpu")
+    np.testing.assert_array_equal(run_request(again, preview), direct)
+    kept_colours = StylizeRequest.create(
+        "learned:req", method="fast", preserve_color=True, color_method="histogram", device="cpu"
+    )
+    assert run_request(kept_colours, preview).shape == preview.shape
+    with pytest.raises(StyleTransferError, match="cannot be blended"):
+        StylizeRequest.create(["learned:req", "preset:1"], method="fast")
+    with pytest.raises(StyleTransferError, match="fast-mode networks"):
+        StylizeRequest.create("learned:req")
