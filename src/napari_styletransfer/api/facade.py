@@ -26,6 +26,7 @@ import torch
 
 from ..core.arrays import (
     ImageFormat,
+    attach_alpha,
     cast_to_format,
     fit_size,
     resize_array,
@@ -97,10 +98,10 @@ class PreparedJob:
         if request.preserve_color and request.color_method == "luminance":
             full = keep_luminance_of(full, self.content)
         values = to_unit_range(full, self.fmt)
-        if self.weights is not None:
-            color = self.original if self.fmt.is_gray else self.original[..., :3]
-            values = composite(color, values, self.weights)
-        return cast_to_format(values, self.fmt, self.alpha)
+        if self.weights is None:
+            return cast_to_format(values, self.fmt, self.alpha)
+        color = self.original if self.fmt.is_gray else self.original[..., :3]
+        return attach_alpha(composite(color, values, self.weights), self.fmt, self.alpha)
 
     def set_region(self, selected: np.ndarray) -> None:
         """Stylise only the ``selected`` pixels (bool, full size), holding the rest to the content."""
@@ -124,7 +125,7 @@ def prepare(request: StylizeRequest, content: object) -> PreparedJob:
     """
     rgb, alpha, fmt = to_float_rgb(content, "content")
     original = np.asarray(content)
-    if original.ndim == 3 and original.shape[2] == 1:
+    if fmt.channel_axis:
         original = original[..., 0]
     size = fit_size(*fmt.height_width, request.max_size)
     if min(size) < MIN_SIDE:

@@ -10,7 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ..errors import StyleTransferError
-from ..image_io import read_image
+from ..image_io import DEFAULT_MAX_PIXELS, read_image
 
 if TYPE_CHECKING:
     from ..api import StylizeRequest
@@ -39,6 +39,17 @@ def add_stylize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--seed", type=int, default=0)
+    add_max_pixels_option(parser)
+
+
+def add_max_pixels_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-pixels``: larger input images are refused before they are decoded."""
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse input images that declare more pixels (default {DEFAULT_MAX_PIXELS:,})",
+    )
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
@@ -60,11 +71,11 @@ def parse_weights(text: str | None) -> list[float] | None:
         ) from error
 
 
-def load_mask(spec: str | None):
+def load_mask(spec: str | None, max_pixels: int = DEFAULT_MAX_PIXELS):
     """A mask argument: None, "auto", or an image file read as an array."""
     if spec is None or spec == "auto":
         return spec
-    return read_image(spec)
+    return read_image(spec, max_pixels=max_pixels)
 
 
 def request_from_args(args: argparse.Namespace) -> StylizeRequest:
@@ -84,7 +95,7 @@ def request_from_args(args: argparse.Namespace) -> StylizeRequest:
     style = args.style if len(args.style) > 1 else args.style[0]
     return StylizeRequest.create(
         style,
-        mask=load_mask(args.mask),
+        mask=load_mask(args.mask, args.max_pixels),
         region=args.region,
         method=args.method,
         max_size=args.max_size,

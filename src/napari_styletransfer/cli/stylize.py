@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.output, overwrite=args.overwrite, inputs=[args.content])
     request = request_from_args(args)
-    content = read_image(args.content)
+    content = read_image(args.content, max_pixels=args.max_pixels)
     start = time.perf_counter()
     reports = iter_run(request, content)
     final = last_report(with_progress(reports, enabled=None if not args.json else False))

@@ -36,7 +36,8 @@ def check_number(
         what = "a whole number" if integer else "a number"
         raise StyleTransferError(f"{name} must be {what}, not {value!r}.")
     if not (np.isfinite(float(value)) and low <= value <= high):
-        raise StyleTransferError(f"{name} must be between {low:g} and {high:g}, not {value!r}.")
+        bounds = f"{int(low)} and {int(high)}" if integer else f"{low:g} and {high:g}"
+        raise StyleTransferError(f"{name} must be between {bounds}, not {value!r}.")
     return int(value) if integer else float(value)
 
 

@@ -156,7 +156,10 @@ class StyleTransferForm(Container):
         self._viewer = viewer
         # the style choices depend on the method, so it exists first
         self.method = ComboBox(label="Method", choices=[QUALITY, FAST], value=QUALITY)
-        self.content = ComboBox(label="Content", choices=self._image_choices)
+        # nullable: when the chosen content layer is removed the choice becomes
+        # empty instead of silently switching to another layer (e.g. the output)
+        self.content = ComboBox(label="Content", choices=self._image_choices, nullable=True)
+        self._content_lost = False
         self.style = ComboBox(label="Style", choices=self._style_choices)
         self.learn = PushButton(text="Learn this style…", label="")
         self.learn.tooltip = (
@@ -188,8 +191,10 @@ class StyleTransferForm(Container):
         self.mask.changed.connect(self._update_enabled)
         self.style.changed.connect(self._update_enabled)
         self.content.changed.connect(self._update_enabled)
+        self.content.changed.connect(self._on_content_chosen)
         self.quality.value = DEFAULT_PRESET
         self.style.value = StyleChoice("painting", DEFAULT_STYLE)
+        self._keep_content_choice(None)
         self._apply_quality_preset(DEFAULT_PRESET)
         self._update_enabled()
 
@@ -268,6 +273,7 @@ class StyleTransferForm(Container):
         the chosen value is put back by identity, without a ``changed`` signal
         (a rename is not a new choice).
         """
+        chosen_content = self.content.value
         for widget in (self.content, self.style, self.mask):
             current = widget.value
             with widget.changed.blocked():
@@ -275,7 +281,22 @@ class StyleTransferForm(Container):
                 same = [choice for choice in widget.choices if choice == current]
                 if same and widget.value is not same[0]:
                     widget.value = same[0]
+        self._keep_content_choice(chosen_content)
         self._update_enabled()
+
+    def _keep_content_choice(self, chosen=None) -> None:
+        """A removed content layer leaves the choice empty; an empty form takes the first image."""
+        layers = [choice for choice in self.content.choices if choice is not None]
+        with self.content.changed.blocked():
+            if chosen is not None and not any(chosen is layer for layer in layers):
+                self.content.value = None
+                self._content_lost = True
+            elif self.content.value is None and layers and not self._content_lost:
+                self.content.value = layers[0]
+
+    def _on_content_chosen(self, value=None) -> None:
+        if value is not None:
+            self._content_lost = False
 
     # --- reactions ---
 

@@ -271,7 +271,8 @@ class RunningJob:
         self._on_finish = on_finish
         self.finished = False
         self.worker = create_worker(run_job, job, self._cancel, stylizer, _start_thread=False)
-        self.worker.yielded.connect(on_update)
+        self._on_update = on_update
+        self.worker.yielded.connect(self._update)
         self.worker.returned.connect(self._finish)
         # napari quits workers itself, e.g. when the window closes
         self.worker.aborted.connect(self._finish_aborted)
@@ -280,6 +281,15 @@ class RunningJob:
     def cancel(self) -> None:
         """Ask the job to stop after the engine's current step."""
         self._cancel.set()
+
+    def detach(self) -> None:
+        """Cancel, and call back nothing any more (the widget that started the job is gone)."""
+        self._cancel.set()
+        self.finished = True
+        self._on_update = self._on_finish = _ignore
+
+    def _update(self, update: Update) -> None:
+        self._on_update(update)
 
     @property
     def cancel_requested(self) -> bool:
@@ -293,6 +303,10 @@ class RunningJob:
 
     def _finish_aborted(self) -> None:
         self._finish(Outcome(CANCELLED, {}, time.perf_counter() - self._started))
+
+
+def _ignore(*_) -> None:
+    pass
 
 
 def call_in_thread(func: Callable, on_done: Callable, *args, **kwargs):

@@ -12,7 +12,7 @@ from functools import partial
 
 import numpy as np
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -96,6 +96,8 @@ class StyleTransferWidget(QWidget):
         self._segmenting = None
         self._job_content = None
         self._live = LiveUpdates(lambda layer: layer in self.viewer.layers)
+        self._closed = False  # set once the widget is gone (see _tear_down)
+        self._docked = False
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
@@ -146,14 +148,39 @@ class StyleTransferWidget(QWidget):
         events.moved.connect(self.reset_choices)
         for layer in self.viewer.layers:
             layer.events.name.connect(self.reset_choices)
-        # the viewer may outlive the dock: stop calling into deleted Qt widgets
-        self.destroyed.connect(self._disconnect_viewer)
+        # the viewer may outlive the dock, and a running job the widget: when the
+        # widget goes (viewer closed, dock closed with ×) the job is cancelled and
+        # nothing calls into deleted Qt widgets any more. A lambda, not a bound
+        # method: PyQt drops an object's own slots before it emits ``destroyed``.
+        self.destroyed.connect(lambda *_: self._tear_down())
         self.form.device.changed.connect(
             lambda value: self.device_label.setText(f"Device: {value}")
         )
         self.form.learn.changed.connect(self.open_learn_dialog)
 
-    def _disconnect_viewer(self, *_) -> None:
+    def event(self, event) -> bool:
+        """Tear down when napari takes the widget out of its dock (the dock's × button)."""
+        if event.type() == QEvent.ParentChange and self.parent() is None and self._docked:
+            self._live_timer.stop()
+            output = self._output
+            self._tear_down()
+            if output is not None:  # the viewer lives on: say what happened to the layer
+                output.settle(Outcome(CANCELLED, {}, 0.0), {"status": CANCELLED})
+        elif event.type() == QEvent.ParentChange and self.parent() is not None:
+            self._docked = True
+        return super().event(event)
+
+    def _tear_down(self) -> None:
+        """Cancel the job, stop listening to the viewer; touch no Qt object (it may be gone)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._running is not None:
+            self._running.detach()
+        self._running = self._output = self._segmenting = None
+        self._disconnect_viewer()
+
+    def _disconnect_viewer(self) -> None:
         events = self.viewer.layers.events
         events.inserted.disconnect(self._on_layer_inserted)
         events.removed.disconnect(self.reset_choices)
@@ -231,6 +258,8 @@ class StyleTransferWidget(QWidget):
             self.status_label.setText("Cancelling…")
 
     def _on_update(self, update: Update) -> None:
+        if self._closed:
+            return
         if self._output is not None:
             self._output.show(update)
         self.progress_bar.setValue(round(update.fraction * PROGRESS_STEPS))
@@ -239,6 +268,8 @@ class StyleTransferWidget(QWidget):
             self.device_label.setText(f"Device: {update.progress.device}")
 
     def _on_finish(self, outcome: Outcome) -> None:
+        if self._closed:
+            return
         output, self._output, self._running = self._output, None, None
         self._set_busy(False)
         follows = output is not None and _keeps_live_updates(output, outcome)
@@ -388,6 +419,8 @@ class StyleTransferWidget(QWidget):
         return None
 
     def _on_segmented(self, content, region: str, prediction, error) -> None:
+        if self._closed:
+            return
         self._segmenting = None
         self._set_busy(False)
         if error is not None:
@@ -414,10 +447,14 @@ class StyleTransferWidget(QWidget):
 
     def _run_with_subject(self, labels, region: str) -> bool:
         # the subject goes straight into this run; the form keeps the user's own choices
-        return self._run_with(with_mask(self.form.values(), labels, region))
+        started = self._run_with(with_mask(self.form.values(), labels, region))
+        if started and labels in self.viewer.layers:  # above the output, where it shows
+            layers = self.viewer.layers
+            layers.move(layers.index(labels), len(layers))
+        return started
 
     def closeEvent(self, event) -> None:
-        """Stop a running job when the dock closes."""
+        """Stop a running job when the widget closes."""
         self.cancel()
         super().closeEvent(event)
 
