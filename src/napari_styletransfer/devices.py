@@ -203,6 +203,18 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     return "fp32"
 
 
+def training_precision(device: torch.device, precision: str = "auto") -> str:
+    """The arithmetic of a training step (learned fast styles): "auto" is mixed precision on CUDA.
+
+    On CUDA the whole step runs under autocast, bf16 where the GPU has it,
+    else fp16 (the trainer then scales the loss with a ``GradScaler``). On the
+    CPU, as for quality mode: the VGG passes in bf16 where that is fast.
+    """
+    if precision == "auto" and device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return resolve_precision(device, precision)
+
+
 def network_precision(device: torch.device) -> str:
     """The arithmetic of the narrow feed-forward networks (fast mode, segmentation decoder).
 

@@ -43,7 +43,7 @@ from ..quality.optimise import PixelTarget
 from ..quality.settings import default_steps
 from .methods import METHODS
 from .request import StylizeRequest
-from .styles import PresetStyle
+from .styles import StyleSource
 
 
 @dataclass
@@ -83,7 +83,7 @@ class PreparedJob:
     alpha: np.ndarray | None
     content: np.ndarray
     work: np.ndarray
-    styles: tuple[np.ndarray | PresetStyle, ...]
+    styles: tuple[StyleSource, ...]
     init: str | np.ndarray
     device: torch.device
     steps: int
@@ -181,7 +181,7 @@ def _engine_styles(request: StylizeRequest, content_rgb: np.ndarray) -> tuple:
     sources = tuple(style.source for style in request.styles)
     if request.preserve_color and request.color_method == "histogram":
         return tuple(
-            s if isinstance(s, PresetStyle) else match_colors(s, content_rgb) for s in sources
+            match_colors(s, content_rgb) if isinstance(s, np.ndarray) else s for s in sources
         )
     return sources
 

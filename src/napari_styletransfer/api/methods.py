@@ -25,7 +25,9 @@ def run_fast(job: PreparedJob, strength: float | None = None) -> Work:
     from ..fast.run import iter_fast_stylize
 
     request = job.request
-    if request.uses_presets:  # the fast engine blends several preset specs itself
+    if request.uses_learned:  # one learned style: the fast engine takes it as it was read
+        styles = [request.styles[0].source]
+    elif request.uses_presets:  # the fast engine blends several preset specs itself
         styles = [style.source.spec for style in request.styles]
     else:
         styles = list(job.styles)

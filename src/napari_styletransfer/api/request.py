@@ -185,6 +185,11 @@ class StylizeRequest:
         """True when the styles are fast-mode presets rather than images."""
         return self.styles[0].is_preset
 
+    @property
+    def uses_learned(self) -> bool:
+        """True when the style is a learned style (``learned:NAME``)."""
+        return self.styles[0].is_learned
+
     def params(self) -> dict[str, object]:
         """Every parameter as JSON-able values, e.g. for a manifest or an HTTP job.
 
@@ -213,6 +218,16 @@ def _jsonable(value: object) -> object:
 
 def _check_styles_for_method(styles: tuple[ResolvedStyle, ...], method: str) -> None:
     presets = [s.is_preset for s in styles]
+    if any(s.is_learned for s in styles):
+        if method != "fast":
+            raise StyleTransferError(
+                "Learned styles ('learned:NAME') are fast-mode networks: use method='fast', "
+                "or give a painting."
+            )
+        if len(styles) > 1:
+            raise StyleTransferError(
+                "A learned style cannot be blended with other styles: give it on its own."
+            )
     if any(presets) and method != "fast":
         raise StyleTransferError(
             "Presets ('preset:N') are fast-mode networks: use method='fast', or give a painting."
@@ -245,7 +260,7 @@ def _check_mask(mask: object) -> str | np.ndarray | None:
 def _check_init(init: object, request: StylizeRequest) -> str | np.ndarray:
     if isinstance(init, str):
         check_choice("init", init, INITS)
-        if init == "fast" and request.uses_presets:
+        if init == "fast" and not request.styles[0].is_image:
             raise StyleTransferError("init='fast' needs style images, not presets.")
         return init
     array = np.asarray(init)

@@ -1,7 +1,10 @@
-"""What users pass as ``style``: arrays, bundled names, image files, fast-mode presets.
+"""What users pass as ``style``: arrays, bundled names, image files, fast-mode presets
+and learned styles.
 
 Everything is resolved once, when the request is made: images become float32
-RGB in [0, 1], preset specs become a :class:`PresetStyle`.
+RGB in [0, 1], preset specs become a :class:`PresetStyle`, ``learned:NAME``
+(or a path to a learned-style file) the :class:`~napari_styletransfer.fast.
+learned.LearnedStyle` read from it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from ..core.arrays import to_float_rgb
 from ..errors import StyleTransferError
+from ..fast.learned import LearnedStyle, is_learned, resolve_learned
 from ..fast.presets import describe_preset, is_preset, parse_preset
 
 
@@ -39,7 +43,7 @@ class PresetStyle:
         return describe_preset(dict(self.weights))
 
 
-StyleSource = np.ndarray | PresetStyle
+StyleSource = np.ndarray | PresetStyle | LearnedStyle
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,10 @@ class ResolvedStyle:
 
     Attributes
     ----------
-    source : numpy.ndarray or PresetStyle
-        float32 H×W×3 RGB in [0, 1], or a preset.
+    source : numpy.ndarray, PresetStyle or LearnedStyle
+        float32 H×W×3 RGB in [0, 1], a preset, or a learned style.
     name : str
-        The bundled name, file path or preset spec the user gave; for arrays a
+        The bundled name, file path, preset spec or ``learned:NAME`` the user gave; for arrays a
         description with a checksum ("array 40×40×3 sha1:…").
     """
 
@@ -62,6 +66,16 @@ class ResolvedStyle:
     def is_preset(self) -> bool:
         """True for fast-mode presets."""
         return isinstance(self.source, PresetStyle)
+
+    @property
+    def is_learned(self) -> bool:
+        """True for learned styles (``learned:NAME`` or a learned-style file)."""
+        return isinstance(self.source, LearnedStyle)
+
+    @property
+    def is_image(self) -> bool:
+        """True for style images (not a fast-mode network's parameters)."""
+        return isinstance(self.source, np.ndarray)
 
 
 def resolve_styles(style: object) -> tuple[ResolvedStyle, ...]:
@@ -87,6 +101,8 @@ def resolve_style(item: object) -> ResolvedStyle:
         if is_preset(item):
             weights = parse_preset(item)
             return ResolvedStyle(PresetStyle(item.strip(), tuple(weights.items())), item.strip())
+        if is_learned(item):
+            return ResolvedStyle(resolve_learned(item), item.strip())
         key = item.strip().lower()
         if key in _bundled_names():
             return ResolvedStyle(_bundled_style(key).copy(), item)  # torch wants writable arrays
@@ -134,5 +150,6 @@ def _load_file(name: str) -> np.ndarray:
         return read_image(path)
     raise StyleTransferError(
         f"Style {name!r} is neither a file nor a bundled painting "
-        f"({', '.join(style_names())}) nor a preset ('preset:N', fast mode)."
+        f"({', '.join(style_names())}) nor a preset ('preset:N', fast mode) nor a learned "
+        "style ('learned:NAME', fast mode)."
     )

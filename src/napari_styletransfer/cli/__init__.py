@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import StyleTransferError
 
-SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "serve", "export")
+SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "learn-style", "serve", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,10 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _subcommand(name: str):
     try:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
     except ModuleNotFoundError as error:
         # a subcommand whose module is not written yet is simply not offered
-        if error.name == f"{__name__}.{name}":
+        if error.name == f"{__name__}.{name.replace('-', '_')}":
             return None
         raise
 

@@ -23,7 +23,8 @@ def add_stylize_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         help="painting: an image file, a bundled name (starry-night, great-wave, the-scream, "
-        "kandinsky) or, with --method fast, a preset (preset:7, preset:3:0.5,12:0.5); repeat to blend",
+        "kandinsky) or, with --method fast, a preset (preset:7, preset:3:0.5,12:0.5) or a learned "
+        "style (learned:NAME, or its .npz file); repeat to blend",
     )
     parser.add_argument("--style-weights", help="blend weights, e.g. 0.7,0.3 (one per --style)")
     parser.add_argument(

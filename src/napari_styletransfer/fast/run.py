@@ -37,9 +37,10 @@ from . import cache
 from .arbitrary import STYLE_IMAGE_SIZE
 from .cache import array_key
 from .layers import NormContext, StyleTransformerNet
+from .learned import LearnedStyle, is_learned, resolve_learned
 from .memory import reuse_freed_memory
 from .multistyle import PRESET_COUNT
-from .networks import get_network
+from .networks import get_learned_transformer, get_network
 from .presets import describe_preset, is_preset, parse_preset
 from .streaming import count_steps, iter_tiled_stylize
 from .tiling import round_up
@@ -77,9 +78,10 @@ def iter_fast_stylize(
     ----------
     content : numpy.ndarray
         H×W×3 float32 RGB in [0, 1], at the size to stylise.
-    style : str, dict, numpy.ndarray or list
-        A preset spec (``"preset:7"``, ``"preset:3:0.5,12:0.5"``), a dict of
-        preset weights, an H×W×3 float32 style image in [0, 1], or a list of
+    style : str, dict, numpy.ndarray, LearnedStyle or list
+        A preset spec (``"preset:7"``, ``"preset:3:0.5,12:0.5"``), a learned
+        style (``"learned:NAME"``, a path to its file, or the loaded
+        :class:`~.learned.LearnedStyle`), a dict of preset weights, an H×W×3 float32 style image in [0, 1], or a list of
         style images or of preset specs (not mixed).
     style_weights : sequence of float, optional
         Weights for a list of styles (equal when omitted).
@@ -198,6 +200,13 @@ def _tile_size(tile_size: int | None, height: int, width: int) -> int:
 
 
 def _choose_network(content, style, style_weights, strength, device) -> _NetworkRun:
+    single = style[0] if isinstance(style, list | tuple) and len(style) == 1 else style
+    if is_learned(single):
+        return _learned_plan(resolve_learned(single), strength, device)
+    if isinstance(style, list | tuple) and any(is_learned(item) for item in style):
+        raise StyleTransferError(
+            "A learned style cannot be blended with other styles: give it on its own."
+        )
     if is_preset(style) or isinstance(style, Mapping):
         weights = parse_preset(style) if isinstance(style, str) else _preset_mapping(style)
         return _preset_plan(weights, strength, device)
@@ -241,6 +250,22 @@ def _preset_plan(weights: dict[int, float], strength: float, device) -> _Network
             str(device),
             devices.network_precision(device),
         ),
+    )
+
+
+@torch.inference_mode()
+def _learned_plan(style: LearnedStyle, strength: float, device) -> _NetworkRun:
+    """A learned style runs like a preset: its network with its stored norm parameters."""
+    params = [
+        (torch.from_numpy(gamma).to(device), torch.from_numpy(beta).to(device))
+        for gamma, beta in style.params
+    ]
+    return _NetworkRun(
+        net=get_learned_transformer(style, device),
+        params=params,
+        pixel_strength=strength,
+        label=f"learned style {style.name}",
+        output_key=("learned", style.digest(), str(device), devices.network_precision(device)),
     )
 
 

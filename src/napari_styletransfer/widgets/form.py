@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
 
 from ..core.limits import STRENGTH_RANGE
 from ..samples import style_names
@@ -41,8 +49,9 @@ class StyleChoice(NamedTuple):
     """One entry of the Style dropdown.
 
     ``kind`` is "layer" (an Image layer of the viewer), "painting" (a bundled
-    painting) or "preset" (a fast-mode preset network, named "preset:N"); ``name``
-    is what the output layer's name and metadata call it.
+    painting), "preset" (a fast-mode preset network, named "preset:N") or
+    "learned" (a learned fast-mode style, "learned:NAME"); ``name`` is what the
+    output layer's name and metadata call it.
     """
 
     kind: str
@@ -72,6 +81,13 @@ def fast_preset_names() -> list[str]:
     except ImportError:
         return []
     return list(PRESET_NAMES)
+
+
+def learned_style_names() -> list[str]:
+    """``learned:NAME`` for every learned style (see ``napari-styletransfer learn-style``)."""
+    from ..fast.learned import LEARNED_PREFIX, learned_names
+
+    return [f"{LEARNED_PREFIX}{name}" for name in learned_names()]
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,10 @@ class StyleTransferForm(Container):
         self.content = ComboBox(label="Content", choices=self._image_choices, nullable=True)
         self._content_lost = False
         self.style = ComboBox(label="Style", choices=self._style_choices)
+        self.learn = PushButton(text="Learn this style…", label="")
+        self.learn.tooltip = (
+            "Learn a new fast preset from the chosen painting or image layer (minutes on a CPU)"
+        )
         self.mask = ComboBox(label="Mask", choices=self._mask_choices)
         self.label_values = LineEdit(label="Label values")
         self.label_values.tooltip = "Labels that form the mask, e.g. '1, 3-5'; empty: any nonzero"
@@ -157,6 +177,7 @@ class StyleTransferForm(Container):
             widgets=[
                 self.content,
                 self.style,
+                self.learn,
                 self.method,
                 self.quality,
                 self.mask,
@@ -170,6 +191,7 @@ class StyleTransferForm(Container):
         self.quality.changed.connect(self._apply_quality_preset)
         self.method.changed.connect(self._on_method_changed)
         self.mask.changed.connect(self._update_enabled)
+        self.style.changed.connect(self._update_enabled)
         self.content.changed.connect(self._update_enabled)
         self.content.changed.connect(self._on_content_chosen)
         self.quality.value = DEFAULT_PRESET
@@ -232,6 +254,10 @@ class StyleTransferForm(Container):
         ]
         if self.method.value == FAST:
             choices += [
+                (f"{name} (learned)", StyleChoice("learned", name))
+                for name in learned_style_names()
+            ]
+            choices += [
                 (f"{name} (fast network)", StyleChoice("preset", name))
                 for name in fast_preset_names()
             ]
@@ -285,6 +311,11 @@ class StyleTransferForm(Container):
 
     def _update_enabled(self, _value=None) -> None:
         quality = self.method.value == QUALITY
+        self.learn.visible = not quality
+        self.learn.enabled = self.style.value is not None and self.style.value.kind in (
+            "painting",
+            "layer",
+        )
         self.style_strength.max = STRENGTH_RANGE[METHOD_NAMES[self.method.value]][1]
         for widget in (self.steps, self.content_weight, self.tv_weight, self.style_scale):
             widget.enabled = quality

@@ -77,8 +77,8 @@ def engine_style(choice: StyleChoice, data_position_of) -> object:
         ``layer -> data position`` of the viewer's current point, used to pick the
         shown slice when the style layer is a stack.
     """
-    if choice.kind in ("painting", "preset"):
-        return choice.name  # "starry-night", "preset:7"
+    if choice.kind in ("painting", "preset", "learned"):
+        return choice.name  # "starry-night", "preset:7", "learned:monet"
     layer = choice.layer
     layout = content_layout(layer)
     (index,) = frame_indices(layout, "current slice", data_position_of(layer))

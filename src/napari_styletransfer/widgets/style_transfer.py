@@ -24,8 +24,8 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..errors import StyleTransferError
-from .form import FAST, StyleTransferForm
-from .jobs import build_plan, with_mask
+from .form import FAST, StyleChoice, StyleTransferForm
+from .jobs import build_plan, engine_style, with_mask
 from .layers import content_layout, current_stack_index, output_geometry, read_frame
 from .live import START, SUPERSEDE, LiveUpdates
 from .output import OutputLayer
@@ -112,6 +112,7 @@ class StyleTransferWidget(QWidget):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
         self._live_timer.timeout.connect(self._run_live)
+        self.learn_dialog = None
         self._build_layout()
         self._connect_viewer()
         self._connect_live_updates()
@@ -163,6 +164,7 @@ class StyleTransferWidget(QWidget):
         # method: PyQt drops an object's own slots before it emits ``destroyed``.
         self.destroyed.connect(lambda *_: self._tear_down())
         self.form.device.changed.connect(self._on_device_changed)
+        self.form.learn.changed.connect(self.open_learn_dialog)
 
     def event(self, event) -> bool:
         """Tear down when napari takes the widget out of its dock (the dock's × button)."""
@@ -398,6 +400,50 @@ class StyleTransferWidget(QWidget):
             return  # live updates cover single pictures; stacks need Run
         output = OutputLayer.reuse(self.viewer, layer, plan.base_name, plan.record)
         self._start(plan, output, values.content)
+
+    # --- fast mode: learning a new style ---
+
+    def open_learn_dialog(self, *_):
+        """Open "Learn this style…" for the chosen painting or image layer.
+
+        Returns
+        -------
+        LearnStyleDialog or None
+            None (with a notification) when the style is not a picture.
+        """
+        from .learn_style import LearnStyleDialog
+
+        choice = self.form.style.value
+        if choice is None or choice.kind not in ("painting", "layer"):
+            show_error("Choose a painting or an image layer as the style to learn it.")
+            return None
+        if self.learn_dialog is not None and self.learn_dialog.busy:
+            self.learn_dialog.raise_()
+            return self.learn_dialog
+        try:
+            painting = engine_style(choice, self._data_position)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return None
+        values = self.form.values()
+        dialog = LearnStyleDialog(
+            self.viewer,
+            painting,
+            choice.label,
+            work_size=values.max_size,
+            device=values.device,
+            parent=self,
+        )
+        dialog.learned.connect(self._on_style_learned)
+        dialog.show()
+        self.learn_dialog = dialog
+        return dialog
+
+    def _on_style_learned(self, spec: str) -> None:
+        """Offer the new style in the Style list at once, and choose it."""
+        self.form.method.value = FAST
+        self.form.style.reset_choices()
+        self.form.style.value = StyleChoice("learned", spec)
 
     # --- subject / background (segmentation) ---
 

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from ...samples.debian import EVALUATION_RCC
 from ..model import (
     DEFAULT_INPUT_SIZE,
     DEFAULT_WIDTHS,
@@ -31,7 +32,7 @@ from ..model import (
     load_checkpoint,
 )
 from .augment import LabelledPhoto, SampleMaker
-from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
+from .build_data import DEFAULT_DATA_DIR, load_manifest
 from .evaluation import (
     evaluate,
     evaluate_with_agreement,
