@@ -24,12 +24,36 @@ FAST = {"method": "fast", "max_size": 64}
 ENDLESS = {"max_size": 32, "steps": 20000, "preview_every": 0}
 
 
+def save_a_learned_style(name: str) -> None:
+    """A learned style as training starts it: the predictor's (γ, β) for a painting."""
+    import torch
+
+    from napari_styletransfer import load_sample
+    from napari_styletransfer.core.arrays import to_float_rgb
+    from napari_styletransfer.fast import learned
+    from napari_styletransfer.fast.networks import get_network
+    from napari_styletransfer.fast.run import style_vector
+
+    cpu = torch.device("cpu")
+    with torch.no_grad():
+        vector = style_vector(to_float_rgb(load_sample("kandinsky"))[0], cpu)
+        pairs = get_network("arbitrary", cpu).style_params(vector)
+    params = [(g.numpy().copy(), b.numpy().copy()) for g, b in pairs]
+    style = learned.LearnedStyle("arbitrary", params, meta={"name": name})
+    learned.save_learned(style, learned.style_path(name))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    from napari_styletransfer.fast import folders
+
     folder = tmp_path_factory.mktemp("server") / "results"
     args = ("--max-pixels", MAX_PIXELS, "--max-upload-mb", 0.5, "--max-queue", 1)
-    with running_server(folder, *args, key=KEY) as running:
-        yield running
+    with pytest.MonkeyPatch.context() as patch:  # the server's own learned styles
+        patch.setenv(folders.DATA_DIR_ENV, str(folder.parent / "data"))
+        save_a_learned_style("kandinsky-start")
+        with running_server(folder, *args, key=KEY) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +355,14 @@ def test_non_loopback_address_without_key_is_refused(tmp_path):
         env=child_env(),
     )
     assert done.returncode == 2 and "too short" in done.stderr
+
+
+def test_learned_styles_by_name_only(http, content):
+    assert http.get("/v1/styles").json()["learned"] == ["kandinsky-start"]
+    answer = submit(http, png(content), style="learned:kandinsky-start", params=FAST)
+    assert answer.status_code == 202, answer.text
+    job = wait_for_state(http, answer.json()["id"], ("done", "failed"))
+    assert job["state"] == "done", job
+    for style in ("learned:nope", "learned:../../etc/passwd", "learned:a/b"):
+        refused = submit(http, png(content), style=style, params=FAST)
+        assert refused.status_code == 422 and refused.json()["error"] == "unknown_style"

@@ -218,6 +218,7 @@ def _add_other_routes(v1: APIRouter, manager: JobManager, config: ServerConfig) 
 
     @v1.get("/styles", summary="Bundled paintings, presets and learned styles")
     async def styles():
+        from ..fast.learned import learned_names
         from ..fast.presets import PRESET_NAMES
         from ..samples import SAMPLES
 
@@ -228,7 +229,7 @@ def _add_other_routes(v1: APIRouter, manager: JobManager, config: ServerConfig) 
             "photos": [{"name": s.name, "title": s.title} for s in photos],
             "presets": PRESET_NAMES,
             "preset_blend_example": "preset:3:0.5,12:0.5",
-            "learned": [],
+            "learned": learned_names(),
         }
 
 

@@ -228,14 +228,14 @@ def style_by_name(text: str) -> str:
 
 
 def _learned(name: str) -> str:
-    if not LEARNED_NAME.fullmatch(name):
+    from ..fast.learned import check_name, learned_names
+
+    try:
+        check_name(name)  # no path characters: the name can only mean a file in the styles folder
+    except StyleTransferError as error:
+        raise ApiError(422, "unknown_style", str(error)) from None
+    if name not in learned_names():
         raise ApiError(
-            422, "unknown_style", f"{name!r} is not a learned style's name (letters, digits, - _)."
+            422, "unknown_style", f"This server has no learned style {name!r} (see /v1/styles)."
         )
-    # learned styles (issue #17) are not part of this version of the engine; until
-    # they are, the name must not reach it (it would be taken for a file name)
-    raise ApiError(
-        422,
-        "unknown_style",
-        f"Learned style {name!r}: this server's napari-styletransfer has no learned styles.",
-    )
+    return f"{LEARNED_PREFIX}{name}"
