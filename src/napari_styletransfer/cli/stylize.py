@@ -20,6 +20,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Stylise CONTENT with the style of one or more paintings.",
     )
     p.add_argument("content", help="content image file (PNG, JPEG, TIFF …)")
+    p.add_argument("-o", "--output", required=True, help="output image file")
+    add_stylize_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
+    return p
+
+
+def add_stylize_options(p: argparse.ArgumentParser) -> None:
+    """The style transfer's own options, shared by every subcommand that stylises."""
     p.add_argument(
         "--style",
         action="append",
@@ -28,7 +36,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "kandinsky) or, with --method fast, a preset (preset:7, preset:3:0.5,12:0.5); repeat to blend",
     )
     p.add_argument("--style-weights", help="blend weights, e.g. 0.7,0.3 (one per --style)")
-    p.add_argument("-o", "--output", required=True, help="output image file")
     p.add_argument("--mask", help="mask PNG (nonzero = mask), or 'auto' to segment the subject")
     p.add_argument("--region", choices=("inside", "outside"), default="inside")
     p.add_argument("--method", choices=("quality", "fast"), default="quality")
@@ -39,8 +46,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
-    return p
+
+
+def stylize_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``iter_stylize`` (all but content, style and mask) from ``args``."""
+    advanced = {"style_scale": args.style_scale}
+    weights = parse_weights(args.style_weights)
+    if weights is not None:
+        advanced["style_weights"] = weights
+    return {
+        "region": args.region,
+        "method": args.method,
+        "max_size": args.max_size,
+        "steps": args.steps,
+        "style_strength": args.style_strength,
+        "preserve_color": args.preserve_color,
+        "device": args.device,
+        "seed": args.seed,
+        **advanced,
+    }
 
 
 def parse_weights(text: str | None) -> list[float] | None:
@@ -67,26 +91,9 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.api import iter_stylize
 
     content = read_image(args.content)
-    advanced = {"style_scale": args.style_scale}
-    weights = parse_weights(args.style_weights)
-    if weights is not None:
-        advanced["style_weights"] = weights
     style = args.style if len(args.style) > 1 else args.style[0]
     start = time.perf_counter()
-    reports = iter_stylize(
-        content,
-        style,
-        mask=load_mask(args.mask),
-        region=args.region,
-        method=args.method,
-        max_size=args.max_size,
-        steps=args.steps,
-        style_strength=args.style_strength,
-        preserve_color=args.preserve_color,
-        device=args.device,
-        seed=args.seed,
-        **advanced,
-    )
+    reports = iter_stylize(content, style, mask=load_mask(args.mask), **stylize_options(args))
     final = last_report(with_progress(reports, enabled=None if not args.json else False))
     out = write_image(args.output, final.result)
     summary = {
