@@ -16,7 +16,7 @@ import tifffile
 import zarr
 from PIL import Image
 
-from napari_styletransfer.batch import BatchRequest, run_batch
+from napari_styletransfer.batch import BatchRequest, run_batch, runner
 from napari_styletransfer.batch.cluster import connect, worker_settings
 from napari_styletransfer.image_io import read_image
 
@@ -205,8 +205,9 @@ def test_style_features_once_per_batch_and_networks_once_per_worker(client, tmp_
 
 
 def test_a_lazy_stack_is_read_and_written_slice_by_slice_by_the_workers(
-    client, fast_request, tmp_path
+    client, fast_request, tmp_path, monkeypatch
 ):
+    monkeypatch.setattr(runner, "WINDOW", 2)  # tasks are submitted as others finish
     source = zarr.create_array(
         str(tmp_path / "stack.zarr"), shape=(3, 2, 40, 48), chunks=(1, 1, 40, 48), dtype="uint16"
     )

@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import dask
 from distributed import Client, LocalCluster
 from distributed.comm import get_address_host
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -29,6 +30,7 @@ from ..errors import StyleTransferError
 
 LOOPBACK = "127.0.0.1"
 PLUGIN_NAME = "napari-styletransfer"
+WORKER_SATURATION = 2.0
 WORKER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}  # spinning OpenMP threads slow shared cores 3-13x
 
 
@@ -94,6 +96,8 @@ class StyleTransferWorker(WorkerPlugin):
         for key, value in WORKER_ENV.items():
             os.environ.setdefault(key, value)  # effective when torch is not imported yet
         import torch
+
+        from ..engine import api  # noqa: F401 - imported now, not inside the first task
 
         threads = self.torch_threads or await _fair_share_of_cores(worker)
         torch.set_num_threads(threads)
@@ -180,15 +184,17 @@ def connect(
     import torch
 
     plan = plan_local_cluster(torch.cuda.device_count(), usable_cores(), workers)
-    cluster = LocalCluster(
-        n_workers=plan.workers,
-        threads_per_worker=1,
-        processes=True,
-        host=LOOPBACK,
-        dashboard_address=f"{LOOPBACK}:0",  # a free port: several batches may run at once
-        silence_logs=logging.ERROR,
-        env=WORKER_ENV,
-    )
+    # a second task waits on each worker, so it never idles between results and the next task
+    with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
+        cluster = LocalCluster(
+            n_workers=plan.workers,
+            threads_per_worker=1,
+            processes=True,
+            host=LOOPBACK,
+            dashboard_address=f"{LOOPBACK}:0",  # a free port: several batches may run at once
+            silence_logs=logging.ERROR,
+            env=WORKER_ENV,
+        )
     try:
         with Client(cluster) as client:
             plugin = StyleTransferWorker(torch_threads or plan.torch_threads, plan.gpus)

@@ -30,6 +30,7 @@ class BatchProgress:
                 total=total,
                 unit="img",
                 dynamic_ncols=True,
+                miniters=1,  # tqdm would stop redrawing after a slow first item
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
             )
             self._bar.set_postfix_str(self.postfix(), refresh=False)

@@ -249,8 +249,8 @@ def _run_tasks(client, plan, request, manifest, summary, params, progress, pendi
                 else:
                     _settle_slice(*owner, result, manifest, summary, params)
             summary.units_done += 1
-        progress.update(ok=result.status == OK)
-        submit(1)
+            progress.update(ok=result.status == OK)
+            submit(1)
 
 
 @contextlib.contextmanager
