@@ -224,9 +224,10 @@ def _run_tasks(client, plan, request, manifest, summary, params, progress, pendi
     from distributed import as_completed
 
     owners: dict[str, PictureTask | tuple[StackJob, int]] = {}
-    # the request (with the style pictures) goes to the cluster once; the style's
-    # features are computed once, by a first task, and shared by all the others
-    request_future = client.scatter(request, hash=False)
+    # the request (with the style pictures) goes to the cluster once, as a task rather than
+    # scattered data, so the scheduler can make it again if every worker holding it dies;
+    # the style's features are computed once, by a first task, and shared by all the others
+    request_future = client.submit(_same, request, pure=False)
     features = client.submit(style_features, request_future, pure=False)
     tasks = _tasks(plan, owners)
     results = as_completed()
@@ -251,6 +252,10 @@ def _run_tasks(client, plan, request, manifest, summary, params, progress, pendi
             summary.units_done += 1
             progress.update(ok=result.status == OK)
             submit(1)
+
+
+def _same(value):
+    return value
 
 
 @contextlib.contextmanager
