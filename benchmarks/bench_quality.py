@@ -135,8 +135,8 @@ class Yardstick:
     """Style and content distances of pictures to one content/style pair (see module doc)."""
 
     def __init__(self, content: np.ndarray, style: np.ndarray, size: int) -> None:
-        from napari_styletransfer.engine.losses import gram
-        from napari_styletransfer.engine.vgg import load_vgg19
+        from napari_styletransfer.core.vgg import load_vgg19
+        from napari_styletransfer.quality.losses import gram
 
         self.gram, self.size = gram, size
         self.vgg = load_vgg19(torch.device("cpu"), "max")

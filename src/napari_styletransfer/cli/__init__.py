@@ -51,9 +51,8 @@ def _subcommand(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 ok, 2 bad input, 130 interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
     except StyleTransferError as error:
         print(f"napari-styletransfer: error: {error}", file=sys.stderr)

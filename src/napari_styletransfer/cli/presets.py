@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from ..errors import StyleTransferError
+from ..files import check_output
 from ..image_io import read_image, write_image
+from .options import add_overwrite_option
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,6 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("image", help="photo file (PNG, JPEG, TIFF …)")
     p.add_argument("-o", "--output", required=True, help="where to write the sheet (PNG)")
+    add_overwrite_option(p)
     p.add_argument(
         "--max-size", type=int, default=256, help="longer side of each tile in pixels (256)"
     )
@@ -32,12 +35,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``presets`` subcommand."""
+    from ..core.arrays import fit_size, resize_array, to_float_rgb
     from ..devices import describe_device, resolve_device
-    from ..engine.arrays import fit_size, resize_array, to_float_rgb
     from ..fast.contact_sheet import render_contact_sheet
 
     if not 32 <= args.max_size <= 2048:
         raise StyleTransferError(f"--max-size must be between 32 and 2048, not {args.max_size}.")
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.image])
     device = resolve_device(args.device)
     photo = to_float_rgb(read_image(args.image), "image")[0]
     photo = resize_array(photo, fit_size(*photo.shape[:2], args.max_size))

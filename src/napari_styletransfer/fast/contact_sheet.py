@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .engine import fast_stylize
 from .presets import PRESET_COUNT
+from .run import fast_stylize
 
 COLUMNS = 7
 GAP = 6

@@ -47,22 +47,3 @@ def clear_cache() -> None:
     """Forget every loaded network (frees their memory on the next garbage collection)."""
     with _lock:
         _loaded.clear()
-
-
-def uses_bfloat16(device: torch.device) -> bool:
-    """Whether the transformers run under bfloat16 autocast on this device.
-
-    Only on CPUs with AMX tiles. With AVX512-BF16 alone (AMD EPYC here) these
-    narrow networks ran 2× slower in bfloat16 than in float32 on an idle
-    machine (512 px preset: 0.307 s vs 0.146 s), unlike VGG19 in quality mode,
-    whose wide layers gain from it. The difference to float32 is below one grey
-    level on average (max ≈ 0.03 on a 0–1 scale, measured in the tests).
-    """
-    if device.type != "cpu":
-        return False
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
-def autocast_for(device: torch.device) -> torch.autocast:
-    """The autocast context the transformers run in on ``device``."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bfloat16(device))

@@ -1,8 +1,8 @@
 """The "Style transfer" dock widget: choose inputs, run in a worker, watch the result appear.
 
 The widget wires the form (:mod:`.form`), the job builder (:mod:`.jobs`), the
-thread worker (:mod:`.runner`) and the output layer (:mod:`.output`) together;
-the engine itself knows nothing about napari.
+thread worker (:mod:`.runner`), the output layer (:mod:`.output`) and fast
+mode's live updates (:mod:`.live`) together; the engines know nothing about napari.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from functools import partial
 
 import numpy as np
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -24,9 +24,10 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..errors import StyleTransferError
-from .form import FAST, REGIONS, StyleTransferForm
-from .jobs import build_plan
+from .form import FAST, StyleTransferForm
+from .jobs import build_plan, with_mask
 from .layers import content_layout, current_stack_index, output_geometry, read_frame
+from .live import START, SUPERSEDE, LiveUpdates
 from .output import OutputLayer
 from .runner import (
     CANCELLED,
@@ -34,6 +35,7 @@ from .runner import (
     FAILED,
     Outcome,
     RunningJob,
+    Stylizer,
     Update,
     call_in_thread,
     warm_up_in_background,
@@ -76,21 +78,26 @@ class StyleTransferWidget(QWidget):
     ----------
     napari_viewer : napari.Viewer
         The viewer to read layers from and add results to.
+    parent : QWidget, optional
+    stylizer : callable, optional
+        ``(request, content) -> iterator of Progress`` that runs each frame;
+        the facade (:func:`napari_styletransfer.api.iter_run`) by default.
     """
 
-    def __init__(self, napari_viewer, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, napari_viewer, parent: QWidget | None = None, *, stylizer: Stylizer | None = None
+    ) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        # the engine generator; tests may swap in another
-        self.engine = None
+        self._stylizer = stylizer
         self.form = StyleTransferForm(napari_viewer)
         self._running: RunningJob | None = None
         self._output: OutputLayer | None = None
         self._segmenting = None
-        self._live_layer = None
-        self._live_content = None
         self._job_content = None
-        self._live_pending = False
+        self._live = LiveUpdates(lambda layer: layer in self.viewer.layers)
+        self._closed = False  # set once the widget is gone (see _tear_down)
+        self._docked = False
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_DEBOUNCE_MS)
@@ -140,13 +147,38 @@ class StyleTransferWidget(QWidget):
         events.moved.connect(self.reset_choices)
         for layer in self.viewer.layers:
             layer.events.name.connect(self.reset_choices)
-        # the viewer may outlive the dock: stop calling into deleted Qt widgets
-        self.destroyed.connect(self._disconnect_viewer)
+        # the viewer may outlive the dock, and a running job the widget: when the
+        # widget goes (viewer closed, dock closed with ×) the job is cancelled and
+        # nothing calls into deleted Qt widgets any more. A lambda, not a bound
+        # method: PyQt drops an object's own slots before it emits ``destroyed``.
+        self.destroyed.connect(lambda *_: self._tear_down())
         self.form.device.changed.connect(
             lambda value: self.device_label.setText(f"Device: {value}")
         )
 
-    def _disconnect_viewer(self, *_) -> None:
+    def event(self, event) -> bool:
+        """Tear down when napari takes the widget out of its dock (the dock's × button)."""
+        if event.type() == QEvent.ParentChange and self.parent() is None and self._docked:
+            self._live_timer.stop()
+            output = self._output
+            self._tear_down()
+            if output is not None:  # the viewer lives on: say what happened to the layer
+                output.settle(Outcome(CANCELLED, {}, 0.0), {"status": CANCELLED})
+        elif event.type() == QEvent.ParentChange and self.parent() is not None:
+            self._docked = True
+        return super().event(event)
+
+    def _tear_down(self) -> None:
+        """Cancel the job, stop listening to the viewer; touch no Qt object (it may be gone)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._running is not None:
+            self._running.detach()
+        self._running = self._output = self._segmenting = None
+        self._disconnect_viewer()
+
+    def _disconnect_viewer(self) -> None:
         events = self.viewer.layers.events
         events.inserted.disconnect(self._on_layer_inserted)
         events.removed.disconnect(self.reset_choices)
@@ -185,28 +217,31 @@ class StyleTransferWidget(QWidget):
             True when a job started; False when one is already running or the
             settings are unusable (the reason is shown as a notification).
         """
+        return self._run_with(self.form.values())
+
+    def _run_with(self, values) -> bool:
         if self.busy:
             return False
         self._live_timer.stop()  # Run makes a new layer; pending live changes are moot
         try:
-            plan = build_plan(self.form.settings(), self._data_position)
+            plan = build_plan(values, self._data_position)
         except StyleTransferError as error:
             show_error(str(error))
             return False
         output = OutputLayer.create(
             self.viewer, plan.base_name, plan.initial, plan.stacked, plan.record, plan.layer_kwargs
         )
-        self._start(plan, output, self.form.content.value)
+        self._start(plan, output, values.content)
         return True
 
     def _start(self, plan, output: OutputLayer, content) -> None:
         self._output = output
         self._job_content = content
-        self._live_layer = None
+        self._live.run_started()
         self.progress_bar.setValue(0)
         n_frames = len(plan.job.frames)
         self.status_label.setText(f"Starting ({n_frames} frame{'s' * (n_frames > 1)})…")
-        self._running = RunningJob(plan.job, self._on_update, self._on_finish, self.engine)
+        self._running = RunningJob(plan.job, self._on_update, self._on_finish, self._stylizer)
         self._set_busy(True)
 
     def _data_position(self, layer) -> np.ndarray:
@@ -214,13 +249,15 @@ class StyleTransferWidget(QWidget):
 
     def cancel(self) -> None:
         """Stop the running job after the engine's current step."""
-        self._live_pending = False
+        self._live.user_cancelled()
         if self._running is not None:
             self._running.cancel()
             self.cancel_button.setEnabled(False)
             self.status_label.setText("Cancelling…")
 
     def _on_update(self, update: Update) -> None:
+        if self._closed:
+            return
         if self._output is not None:
             self._output.show(update)
         self.progress_bar.setValue(round(update.fraction * PROGRESS_STEPS))
@@ -229,16 +266,18 @@ class StyleTransferWidget(QWidget):
             self.device_label.setText(f"Device: {update.progress.device}")
 
     def _on_finish(self, outcome: Outcome) -> None:
+        if self._closed:
+            return
         output, self._output, self._running = self._output, None, None
         self._set_busy(False)
-        superseded = outcome.status == CANCELLED and self._live_pending
+        follows = output is not None and _keeps_live_updates(output, outcome)
+        superseded, rerun = self._live.run_finished(
+            outcome.status == CANCELLED, follows, output and output.layer, self._job_content
+        )
         if output is not None and not superseded:
             output.settle(outcome, _final_record(outcome))
         self._report(outcome)
-        if output is not None and _keeps_live_updates(output, outcome):
-            self._live_layer, self._live_content = output.layer, self._job_content
-        if self._live_pending:
-            self._live_pending = False
+        if rerun:
             self._run_live()
 
     def _report(self, outcome: Outcome) -> None:
@@ -265,37 +304,32 @@ class StyleTransferWidget(QWidget):
             widget.changed.connect(self._on_live_setting_changed)
 
     def _on_live_setting_changed(self, *_) -> None:
-        if self.form.method.value == FAST and self._live_target() is not None:
+        if self._live.wants_rerun(self.form.method.value == FAST, self.form.content.value):
             self._live_timer.start()  # restarting the timer is the debounce
-
-    def _live_target(self):
-        layer = self._live_layer
-        if layer is None or layer not in self.viewer.layers:
-            return None
-        if self.form.content.value is not self._live_content:
-            return None
-        return layer
 
     def _run_live(self) -> None:
         """Re-run fast mode into the last fast output layer (after a settings change)."""
+        running_is_live = None
         if self._running is not None:
-            if self._output is not None and not self._output.created:
-                # a live render of older settings: replace it with a fresh one
-                self._live_pending = True
-                self._running.cancel()
+            running_is_live = self._output is not None and not self._output.created
+        action = self._live.when_due(running_is_live)
+        if action == SUPERSEDE:
+            self._running.cancel()  # a live render of older settings; a fresh one follows
+        if action != START or self.busy or self.form.method.value != FAST:
             return
-        layer = self._live_target()
-        if layer is None or self.busy or self.form.method.value != FAST:
+        layer = self._live.target(self.form.content.value)
+        if layer is None:
             return
+        values = self.form.values()
         try:
-            plan = build_plan(self.form.settings(), self._data_position)
+            plan = build_plan(values, self._data_position)
         except StyleTransferError as error:
             show_error(str(error))
             return
         if plan.stacked:
             return  # live updates cover single pictures; stacks need Run
         output = OutputLayer.reuse(self.viewer, layer, plan.base_name, plan.record)
-        self._start(plan, output, self.form.content.value)
+        self._start(plan, output, values.content)
 
     # --- subject / background (segmentation) ---
 
@@ -339,13 +373,17 @@ class StyleTransferWidget(QWidget):
         return None
 
     def _on_segmented(self, content, region: str, prediction, error) -> None:
+        if self._closed:
+            return
         self._segmenting = None
         self._set_busy(False)
         if error is not None:
             self.status_label.setText("Failed.")
             show_error(describe_error(error))
             return
-        mask = prediction.probability > 0.5
+        from ..segmentation import mask_from_probability
+
+        mask = mask_from_probability(prediction.probability)
         if not mask.any():
             self.status_label.setText("No subject found.")
             show_error(f"No subject was found in {content.name!r}; paint a mask instead.")
@@ -362,13 +400,15 @@ class StyleTransferWidget(QWidget):
         self._run_with_subject(labels, region)
 
     def _run_with_subject(self, labels, region: str) -> bool:
-        self.form.mask.value = labels
-        self.form.label_values.value = ""
-        self.form.region.value = next(k for k, v in REGIONS.items() if v == region)
-        return self.run()
+        # the subject goes straight into this run; the form keeps the user's own choices
+        started = self._run_with(with_mask(self.form.values(), labels, region))
+        if started and labels in self.viewer.layers:  # above the output, where it shows
+            layers = self.viewer.layers
+            layers.move(layers.index(labels), len(layers))
+        return started
 
     def closeEvent(self, event) -> None:
-        """Stop a running job when the dock closes."""
+        """Stop a running job when the widget closes."""
         self.cancel()
         super().closeEvent(event)
 

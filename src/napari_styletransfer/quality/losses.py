@@ -82,6 +82,20 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return dx.square().mean() + dy.square().mean()
 
 
-def keep_loss(image: torch.Tensor, content: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
-    """Pull pixels outside the styled region back to the content (0–255 units)."""
-    return ((image - content) * 255.0 * outside).square().mean()
+def pixel_target_loss(
+    image: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Hold pixels to a target image, each as strongly as its weight (0–255 units).
+
+    One term for every "keep these pixels like that" wish: the content outside
+    a mask's styled region, or the flow-warped previous frame of a video on
+    pixels that are not occluded (Ruder et al. 2016's short-term temporal loss).
+
+    Parameters
+    ----------
+    image, target : torch.Tensor
+        1×3×H×W in [0, 1].
+    weights : torch.Tensor
+        1×1×H×W in [0, 1].
+    """
+    return ((image - target) * 255.0 * weights).square().mean()

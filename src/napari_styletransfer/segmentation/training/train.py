@@ -1,6 +1,6 @@
 """Train the subject UNet's decoder and write the shipped weights (training-time only).
 
-``python -m napari_styletransfer.segmentation.train`` builds the dataset when it
+``python -m napari_styletransfer.segmentation.training.train`` builds the dataset when it
 is missing (:mod:`.build_data`), labels a pool of augmented views (crops of the
 photos and copy-paste composites) with the teacher (:mod:`.views`), trains
 with Dice + BCE on them, logs the loss and the validation IoU per epoch to a CSV
@@ -22,6 +22,14 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from ..model import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_WIDTHS,
+    WEIGHTS_PATH,
+    SubjectUNet,
+    build_model,
+    load_checkpoint,
+)
 from .augment import LabelledPhoto, SampleMaker
 from .build_data import DEFAULT_DATA_DIR, EVALUATION_RCC, load_manifest
 from .evaluation import (
@@ -29,14 +37,6 @@ from .evaluation import (
     evaluate_with_agreement,
     summary,
     teacher_self_agreement,
-)
-from .model import (
-    DEFAULT_INPUT_SIZE,
-    DEFAULT_WIDTHS,
-    WEIGHTS_PATH,
-    SubjectUNet,
-    build_model,
-    load_checkpoint,
 )
 from .views import load_or_label_views
 

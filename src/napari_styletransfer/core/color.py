@@ -57,9 +57,9 @@ def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
-def check_color_method(method: str) -> str:
+def check_color_method(method: object) -> str:
     """Validate the colour-preservation method name."""
-    if method not in COLOR_METHODS:
+    if not isinstance(method, str) or method not in COLOR_METHODS:
         raise StyleTransferError(
             f"Unknown colour method {method!r}: use 'luminance' or 'histogram'."
         )

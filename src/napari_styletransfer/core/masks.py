@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from scipy import ndimage
 
 from ..errors import StyleTransferError
 
@@ -55,50 +54,37 @@ def style_region(mask: object, shape: tuple[int, int], region: str) -> np.ndarra
     return selected
 
 
-def _gaussian_kernel(radius: int) -> torch.Tensor:
-    sigma = max(radius / 2.0, 0.5)
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    return kernel / kernel.sum()
-
-
 def feather(region: np.ndarray, radius: int) -> np.ndarray:
-    """Soften a bool region's edge over ``radius`` pixels each side.
+    """Soften a bool region's edge over ``radius`` pixels each side, by Euclidean distance.
 
-    The blur kernel has finite support, so weights are exactly 0 further than
-    ``radius`` pixels outside the region and exactly 1 further inside.
+    The weight ramps smoothly with the signed distance to the edge: exactly 0
+    at ``radius`` pixels or more outside the region (round, not square, around
+    corners) and exactly 1 at ``radius`` pixels or more inside.
 
     Returns
     -------
     numpy.ndarray
-        float32 H×W in [0, 1].
+        float32 H×W in [0, 1]; pixels outside the region stay below 1.
     """
-    weights = torch.from_numpy(region.astype(np.float32))[None, None]
-    if radius >= 1:
-        kernel = _gaussian_kernel(radius)
-        pad = (radius, radius, radius, radius)
-        weights = F.pad(weights, pad, mode="replicate")
-        weights = F.conv2d(weights, kernel.view(1, 1, 1, -1))
-        weights = F.conv2d(weights, kernel.view(1, 1, -1, 1))
-    out = weights[0, 0].numpy()
-    out[out < 1e-6] = 0.0
-    out[out > 1 - 1e-6] = 1.0
-    out[~region & (out >= 1.0)] = 1.0 - 1e-6  # outside pixels never count as fully styled
-    return out
+    region = np.asarray(region, dtype=bool)
+    if radius < 1:
+        return region.astype(np.float32)
+    inside = ndimage.distance_transform_edt(region)
+    outside = ndimage.distance_transform_edt(~region)
+    signed = np.where(region, inside, -outside)
+    t = np.clip((signed + radius) / (2.0 * radius), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
 def composite(original: np.ndarray, styled: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Blend ``styled`` over ``original`` with per-pixel ``weights`` in [0, 1].
 
-    Works in float64 in the data's own units. Where a weight is 0 the result is
-    the original value, bit for bit.
+    Works in float64 in the data's own units and returns the original's dtype.
+    Where a weight is 0 the result is the original value, bit for bit (even
+    64-bit integers beyond float64's exact range).
     """
+    from .arrays import cast_values
+
     w = weights if original.ndim == 2 else weights[..., None]
     blended = original.astype(np.float64) + w * (styled.astype(np.float64) - original)
-    return np.where(w == 0, original, blended)
-
-
-def region_weights_at(region: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """The region as a soft 1×1×h×w weight map at a working size (area averaging)."""
-    tensor = torch.from_numpy(region.astype(np.float32))[None, None]
-    return F.interpolate(tensor, size=size, mode="area") if tensor.shape[-2:] != size else tensor
+    return np.where(w == 0, original, cast_values(blended, original.dtype))

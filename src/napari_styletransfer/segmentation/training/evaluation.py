@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..inference import AMBIGUOUS_BELOW, predict_subject, subject_probability
+from ..model import SubjectUNet
+from ..postprocess import intersection_over_union
 from .augment import LabelledPhoto
-from .inference import AMBIGUOUS_BELOW, predict_subject, subject_probability
-from .model import SubjectUNet
-from .postprocess import intersection_over_union
 
 #: Teacher self-agreement (mirror and crop) above which a photo's subject counts as well-defined.
 STABLE_AGREEMENT = 0.9

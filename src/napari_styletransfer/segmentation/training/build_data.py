@@ -14,7 +14,7 @@ Training-time only; nothing here runs in the plugin. Steps:
 4. split the subject photos into train / validation by a hash of their name;
 5. label the gcompris ``explore_*`` sets for independent evaluation only.
 
-Run: ``python -m napari_styletransfer.segmentation.build_data [--data-dir DIR]``.
+Run: ``python -m napari_styletransfer.segmentation.training.build_data [--data-dir DIR]``.
 The result is ``DATA_DIR/dataset/manifest.json`` plus PNGs.
 """
 

@@ -1,55 +1,56 @@
 """Quality mode: Gatys et al. optimisation on VGG19, coarse to fine.
 
 Works on float32 RGB arrays in [0, 1] at the working size; the public API
-(:mod:`napari_styletransfer.engine.api`) handles formats, masks and colours.
+(:mod:`napari_styletransfer.api`) handles formats, masks and colours.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .arrays import resize, to_numpy, to_tensor
-from .losses import content_loss, gram, keep_loss, style_loss, total_variation
-from .options import Settings
-from .progress import Progress
+from ..core.arrays import resize, to_numpy, to_tensor
+from ..core.progress import Progress
+from ..core.vgg import VGG19Features, load_vgg19
+from ..devices import autocast_for, describe_device, resolve_precision
+from .losses import content_loss, gram, pixel_target_loss, style_loss, total_variation
 from .pyramid import Level, plan_levels
-from .vgg import VGG19Features, load_vgg19
+from .settings import QualitySettings
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX), where bf16 VGG passes pay off."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+@dataclass(frozen=True)
+class PixelTarget:
+    """Pixels to hold to a target image, each as strongly as its weight.
 
+    Masks use it to keep the unstyled region like the content; videos use it
+    to keep non-occluded pixels like the flow-warped previous frame.
 
-def resolve_precision(device: torch.device, precision: str) -> str:
-    """The arithmetic "auto" means on a device: bf16 where it is fast, else fp32.
-
-    bf16 autocast halves the time of a VGG pass on CPUs with bf16 instructions
-    and reaches the same style/content distances as fp32 (docs/benchmarks.md);
-    Gram matrices and losses stay fp32 either way.
+    Attributes
+    ----------
+    name : str
+        The loss term's name in progress reports, e.g. "keep" or "temporal".
+    image : numpy.ndarray
+        float32 H×W×3 in [0, 1] at the working size.
+    weights : numpy.ndarray
+        float32 H×W in [0, 1] at the working size.
+    strength : float
+        Weight of the term in the total loss.
     """
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return "bf16"
-    return "fp32"
 
+    name: str
+    image: np.ndarray
+    weights: np.ndarray
+    strength: float
 
-def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context for a precision choice (see :func:`resolve_precision`)."""
-    precision = resolve_precision(device, precision)
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    def at(self, size: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, weights) as tensors at a pyramid level's size."""
+        target = resize(to_tensor(self.image, device), size)
+        weights = torch.from_numpy(np.ascontiguousarray(self.weights))[None, None].to(device)
+        return target, resize(weights, size)
 
 
 class Objective:
@@ -65,12 +66,14 @@ class Objective:
         styles: Sequence[torch.Tensor],
         blend: Sequence[float],
         region: torch.Tensor | None,
-        settings: Settings,
+        targets: Sequence[tuple[PixelTarget, torch.Tensor, torch.Tensor]],
+        settings: QualitySettings,
         strength: float,
         device: torch.device,
     ) -> None:
         self.vgg, self.settings, self.device = vgg, settings, device
-        self.content, self.region = content, region
+        self.content, self.region, self.targets = content, region, targets
+        self.precision = resolve_precision(device, settings.precision)
         self.style_weight = settings.style_weight * strength
         self.layer_weights = settings.layer_weights()
         self.layers = tuple(dict.fromkeys((*settings.content_layers, *settings.style_layers)))
@@ -79,7 +82,7 @@ class Objective:
             self.style_targets = self._style_targets(styles, blend)
 
     def _features(self, image: torch.Tensor, layers: Sequence[str]) -> dict:
-        with autocast_for(self.device, self.settings.precision):
+        with autocast_for(self.device, self.precision):
             return self.vgg(image, layers)
 
     def _content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -104,8 +107,8 @@ class Objective:
             * style_loss(feats, self.style_targets, self.layer_weights, self.region),
             "tv": s.tv_weight * total_variation(image),
         }
-        if self.region is not None and s.keep_weight > 0:
-            parts["keep"] = s.keep_weight * keep_loss(image, self.content, 1.0 - self.region)
+        for target, image_target, weights in self.targets:
+            parts[target.name] = target.strength * pixel_target_loss(image, image_target, weights)
         total = sum(parts.values())
         return total, {k: float(v.detach()) for k, v in parts.items()} | {
             "total": float(total.detach())
@@ -121,7 +124,7 @@ def style_at_level(style: torch.Tensor, level: Level, scale: float) -> torch.Ten
     return resize(style, size)
 
 
-def make_optimizer(image: torch.Tensor, settings: Settings) -> torch.optim.Optimizer:
+def make_optimizer(image: torch.Tensor, settings: QualitySettings) -> torch.optim.Optimizer:
     """L-BFGS doing one function evaluation per ``step()`` (so we can yield between steps)."""
     if settings.optimizer == "adam":
         return torch.optim.Adam([image], lr=settings.step_size())
@@ -154,13 +157,14 @@ def iter_optimise(
     styles: Sequence[np.ndarray],
     *,
     blend: Sequence[float],
-    region: np.ndarray | None,
-    settings: Settings,
+    settings: QualitySettings,
     steps: int,
     strength: float,
     device: torch.device,
-    seed: int,
-    device_name: str,
+    seed: int = 0,
+    init: str | np.ndarray = "content",
+    region: np.ndarray | None = None,
+    targets: Sequence[PixelTarget] = (),
 ) -> Generator[Progress, None, np.ndarray]:
     """Optimise an image coarse to fine; yield a :class:`Progress` after every step.
 
@@ -172,17 +176,21 @@ def iter_optimise(
         float32 RGB style images in [0, 1], any size.
     blend : sequence of float
         Style blend weights (summing to 1).
-    region : numpy.ndarray or None
-        float32 H×W weights at the working size: 1 where the style goes.
-    settings : Settings
+    settings : QualitySettings
     steps : int
         Total optimisation steps over all levels.
     strength : float
         Multiplies the style weight.
     device : torch.device
     seed : int
-    device_name : str
-        How the device is reported in progress.
+        Seeds the noise init and torch's generator.
+    init : {"content", "noise"} or numpy.ndarray
+        The starting picture; an array is float32 H×W×3 in [0, 1], any size.
+    region : numpy.ndarray, optional
+        float32 H×W weights at the working size: 1 where the style goes. The
+        Gram matrices are guided by it (Gatys et al. 2017).
+    targets : sequence of PixelTarget
+        Pixels held to target images (the unstyled region, the previous frame).
 
     Yields
     ------
@@ -197,6 +205,7 @@ def iter_optimise(
     """
     torch.manual_seed(seed)
     start = time.perf_counter()
+    device_name = describe_device(device)
     vgg = load_vgg19(device, settings.pooling)
     content_full = to_tensor(content, device)
     style_tensors = [to_tensor(s, device) for s in styles]
@@ -208,11 +217,20 @@ def iter_optimise(
         level_content = resize(content_full, level.size)
         level_region = None if region_full is None else resize(region_full, level.size)
         level_styles = [style_at_level(s, level, settings.style_scale) for s in style_tensors]
+        level_targets = [(t, *t.at(level.size, device)) for t in targets]
         objective = Objective(
-            vgg, level_content, level_styles, blend, level_region, settings, strength, device
+            vgg,
+            level_content,
+            level_styles,
+            blend,
+            level_region,
+            level_targets,
+            settings,
+            strength,
+            device,
         )
         if image is None:
-            image = initial_image(level_content, settings.init, seed, device)
+            image = initial_image(level_content, init, seed, device)
         else:
             image = resize(image.detach(), level.size)
         image = image.detach().contiguous().requires_grad_(True)
@@ -238,7 +256,9 @@ def iter_optimise(
     return to_numpy(image)
 
 
-def _one_step(optimizer, objective: Objective, image: torch.Tensor, settings: Settings) -> dict:
+def _one_step(
+    optimizer, objective: Objective, image: torch.Tensor, settings: QualitySettings
+) -> dict:
     losses: dict[str, float] = {}
 
     def closure() -> torch.Tensor:

@@ -27,29 +27,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import devices
+from ..core.blend import blend_weights
+from ..core.limits import MIN_SIDE, MIN_TILE, STRENGTH_RANGE
+from ..core.progress import Progress
 from ..devices import describe_device
-from ..engine.progress import Progress
 from ..errors import StyleTransferError
-from . import cache, networks
+from . import cache
 from .arbitrary import STYLE_IMAGE_SIZE
 from .cache import array_key
 from .layers import NormContext, StyleTransformerNet
 from .memory import reuse_freed_memory
 from .multistyle import PRESET_COUNT
-from .networks import autocast_for, get_network
+from .networks import get_network
 from .presets import describe_preset, is_preset, parse_preset
 from .streaming import count_steps, iter_tiled_stylize
 from .tiling import round_up
 
-MAX_STRENGTH = 2.0
-MIN_SIDE = 16
 # larger images are tiled (keeps memory bounded: ~0.5 GB of activations per tile)
 MAX_UNTILED_PIXELS = 2048 * 2048
 DEFAULT_TILE_SIZE = 1024
 
 
 @dataclass
-class _Plan:
+class _NetworkRun:
     """What to run: the transformer, its style parameters, and how to apply strength."""
 
     net: StyleTransformerNet
@@ -112,7 +113,7 @@ def iter_fast_stylize(
 
 def _stylize(content, style, style_weights, strength, device, tile_size, start):
     device_name = describe_device(device)
-    plan = _plan(content, style, style_weights, strength, device)
+    plan = _choose_network(content, style, style_weights, strength, device)
     image = _to_padded_tensor(content, device)
     height, width = image.shape[-2:]
     size = _tile_size(tile_size, height, width)
@@ -178,9 +179,10 @@ def _check_content(content: np.ndarray) -> np.ndarray:
 
 
 def _check_strength(strength: float) -> float:
-    if not (np.isfinite(strength) and 0.0 <= strength <= MAX_STRENGTH):
+    low, high = STRENGTH_RANGE["fast"]
+    if not (np.isfinite(strength) and low <= strength <= high):
         raise StyleTransferError(
-            f"In fast mode the style strength goes from 0 to {MAX_STRENGTH:g}, not {strength!r}."
+            f"In fast mode the style strength goes from {low:g} to {high:g}, not {strength!r}."
         )
     return float(strength)
 
@@ -188,12 +190,14 @@ def _check_strength(strength: float) -> float:
 def _tile_size(tile_size: int | None, height: int, width: int) -> int:
     if tile_size is None:
         return max(height, width) if height * width <= MAX_UNTILED_PIXELS else DEFAULT_TILE_SIZE
-    if tile_size < 64:
-        raise StyleTransferError(f"The tile size must be at least 64 pixels, not {tile_size}.")
+    if tile_size < MIN_TILE:
+        raise StyleTransferError(
+            f"The tile size must be at least {MIN_TILE} pixels, not {tile_size}."
+        )
     return int(tile_size)
 
 
-def _plan(content, style, style_weights, strength, device) -> _Plan:
+def _choose_network(content, style, style_weights, strength, device) -> _NetworkRun:
     if is_preset(style) or isinstance(style, Mapping):
         weights = parse_preset(style) if isinstance(style, str) else _preset_mapping(style)
         return _preset_plan(weights, strength, device)
@@ -210,7 +214,7 @@ def _plan(content, style, style_weights, strength, device) -> _Plan:
 def _blend_presets(specs: list[str], style_weights) -> dict[int, float]:
     """Several preset specs with one weight each, as one normalised blend."""
     blend: dict[int, float] = {}
-    for spec, weight in zip(specs, _image_weights(style_weights, len(specs)), strict=True):
+    for spec, weight in zip(specs, blend_weights(style_weights, len(specs)), strict=True):
         for index, share in parse_preset(spec).items():
             blend[index] = blend.get(index, 0.0) + weight * share
     return _preset_mapping(blend)
@@ -222,12 +226,12 @@ def _preset_mapping(weights: Mapping) -> dict[int, float]:
 
 
 @torch.inference_mode()
-def _preset_plan(weights: dict[int, float], strength: float, device) -> _Plan:
+def _preset_plan(weights: dict[int, float], strength: float, device) -> _NetworkRun:
     network = get_network("multistyle", device)
     vector = torch.zeros(PRESET_COUNT, device=device)
     for index, weight in weights.items():
         vector[index] = weight
-    return _Plan(
+    return _NetworkRun(
         net=network.transformer,
         params=network.style_params(vector),
         pixel_strength=strength,
@@ -235,14 +239,14 @@ def _preset_plan(weights: dict[int, float], strength: float, device) -> _Plan:
         output_key=(
             tuple(sorted(weights.items())),
             str(device),
-            networks.uses_bfloat16(device),
+            devices.network_precision(device),
         ),
     )
 
 
 @torch.inference_mode()
-def _image_plan(content, images, style_weights, strength, device) -> _Plan:
-    weights = _image_weights(style_weights, len(images))
+def _image_plan(content, images, style_weights, strength, device) -> _NetworkRun:
+    weights = blend_weights(style_weights, len(images))
     vectors = [style_vector(image, device) for image in images]
     vector = sum(w * v for w, v in zip(weights, vectors, strict=True))
     if strength != 1.0:
@@ -250,23 +254,12 @@ def _image_plan(content, images, style_weights, strength, device) -> _Plan:
         vector = own + strength * (vector - own)
     network = get_network("arbitrary", device)
     label = "style image" if len(images) == 1 else f"{len(images)} style images"
-    return _Plan(
+    return _NetworkRun(
         net=network.transformer,
         params=network.style_params(vector),
         pixel_strength=1.0,
         label=label,
     )
-
-
-def _image_weights(style_weights, count: int) -> list[float]:
-    if style_weights is None:
-        return [1.0 / count] * count
-    values = [float(w) for w in style_weights]
-    if len(values) != count or any(not np.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
-        raise StyleTransferError(
-            f"Give one non-negative style weight per style ({count}), not all zero."
-        )
-    return [w / sum(values) for w in values]
 
 
 @torch.inference_mode()
@@ -319,8 +312,8 @@ def _to_padded_tensor(content: np.ndarray, device: torch.device) -> torch.Tensor
 
 
 @torch.inference_mode()
-def _run(plan: _Plan, image: torch.Tensor, device) -> torch.Tensor:
-    with autocast_for(device):
+def _run(plan: _NetworkRun, image: torch.Tensor, device) -> torch.Tensor:
+    with devices.autocast_for(device, devices.network_precision(device)):
         output = plan.net(image, NormContext(plan.params))
     return output.float()
 

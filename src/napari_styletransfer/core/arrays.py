@@ -22,19 +22,31 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import StyleTransferError
+from .limits import MIN_SIDE
 
-MIN_SIDE = 16
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)
 class ImageFormat:
-    """What is needed to turn a float RGB result back into the user's format."""
+    """What is needed to turn a float RGB result back into the user's format.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The image's shape as checked: H×W, H×W×3 or H×W×4.
+    dtype : numpy.dtype
+    low, high : float
+        The values that map to 0 and 1.
+    channel_axis : bool
+        The user gave H×W×1: the result gets the single-channel axis back.
+    """
 
     shape: tuple[int, ...]
     dtype: np.dtype
     low: float
     high: float
+    channel_axis: bool = False
 
     @property
     def height_width(self) -> tuple[int, int]:
@@ -43,7 +55,7 @@ class ImageFormat:
 
     @property
     def is_gray(self) -> bool:
-        """True for H×W input."""
+        """True for H×W (or H×W×1) input."""
         return len(self.shape) == 2
 
     @property
@@ -52,8 +64,12 @@ class ImageFormat:
         return len(self.shape) == 3 and self.shape[2] == 4
 
 
+def _named(what: str) -> str:
+    return what if what.endswith("image") else f"{what} image"
+
+
 def check_image(image: object, what: str = "content") -> np.ndarray:
-    """Validate an image array and return it as a numpy array.
+    """Validate an image array and return it as a numpy array (H×W×1 as H×W).
 
     Raises
     ------
@@ -61,40 +77,51 @@ def check_image(image: object, what: str = "content") -> np.ndarray:
         For non-arrays, wrong dimensions or channel counts, tiny images,
         non-numeric data, NaN or infinite values.
     """
+    name = _named(what)
     if image is None:
-        raise StyleTransferError(f"No {what} image was given.")
-    array = np.asarray(image)
+        raise StyleTransferError(f"No {name} was given.")
+    try:
+        array = np.asarray(image)
+    except (ValueError, TypeError) as error:
+        raise StyleTransferError(f"The {name} is not an array of numbers: {error}") from None
     if array.dtype == bool or array.dtype.kind not in "uif":
         raise StyleTransferError(
-            f"The {what} image must hold numbers (uint8, uint16 or float), not {array.dtype}."
+            f"The {name} must hold numbers (uint8, uint16 or float), not {array.dtype}."
         )
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise StyleTransferError(
-            f"The {what} image has shape {array.shape}: expected H×W (grayscale), "
+            f"The {name} has shape {array.shape}: expected H×W (grayscale), "
             "H×W×3 (RGB) or H×W×4 (RGBA). For stacks, pass one slice at a time."
         )
     if min(array.shape[:2]) < MIN_SIDE:
         raise StyleTransferError(
-            f"The {what} image is {array.shape[1]}×{array.shape[0]} px: "
+            f"The {name} is {array.shape[1]}×{array.shape[0]} px: "
             f"it must be at least {MIN_SIDE}×{MIN_SIDE}."
         )
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise StyleTransferError(f"The {what} image contains NaN or infinite values.")
+        raise StyleTransferError(f"The {name} contains NaN or infinite values.")
     return array
 
 
 def value_range(array: np.ndarray) -> tuple[float, float]:
-    """The (low, high) values that map to 0 and 1 for this array (see module doc)."""
+    """The (low, high) values that map to 0 and 1 for this array (see module doc).
+
+    A constant image has no range of its own; it gets its type's (integers)
+    or one that includes 0–1 (floats), so a style can still move it.
+    """
     if array.dtype == np.uint8:
         return 0.0, 255.0
     low, high = float(array.min()), float(array.max())
     if array.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
         return 0.0, 1.0
-    if high <= low:
-        high = low + 1.0
-    return low, high
+    if high > low:
+        return low, high
+    if array.dtype.kind in "ui":
+        info = np.iinfo(array.dtype)
+        return float(info.min), float(info.max)
+    return min(low, 0.0), max(high, 1.0)
 
 
 def to_float_rgb(
@@ -105,7 +132,7 @@ def to_float_rgb(
     Parameters
     ----------
     image : array_like
-        H×W, H×W×3 or H×W×4.
+        H×W, H×W×1, H×W×3 or H×W×4.
     what : str
         Name used in error messages ("content", "style", …).
     value_range_of : ImageFormat, optional
@@ -121,12 +148,16 @@ def to_float_rgb(
     fmt : ImageFormat
         Shape, dtype and value range, for :func:`from_float_rgb`.
     """
+    given = np.asarray(image) if image is not None else None
     array = check_image(image, what)
     low, high = (value_range_of.low, value_range_of.high) if value_range_of else value_range(array)
-    fmt = ImageFormat(array.shape, array.dtype, low, high)
+    channel_axis = given is not None and given.ndim == 3 and given.shape[2] == 1
+    fmt = ImageFormat(array.shape, array.dtype, low, high, channel_axis)
     alpha = array[..., 3].copy() if fmt.has_alpha else None
     color = array if fmt.is_gray else array[..., :3]
-    scaled = (color.astype(np.float32) - low) / (high - low)
+    # float64, halved: values up to ±1.8e308 neither overflow nor lose their order
+    half = color.astype(np.float64) / 2
+    scaled = ((half - low / 2) / (high / 2 - low / 2)).astype(np.float32)
     if fmt.is_gray:
         scaled = np.repeat(scaled[..., None], 3, axis=2)
     return np.clip(scaled, 0.0, 1.0), alpha, fmt
@@ -138,19 +169,35 @@ def to_unit_range(rgb: np.ndarray, fmt: ImageFormat) -> np.ndarray:
     Grayscale formats get the luminance (H×W).
     """
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
-    values = rgb @ LUMA if fmt.is_gray else rgb
-    return fmt.low + values.astype(np.float64) * (fmt.high - fmt.low)
+    values = (rgb @ LUMA if fmt.is_gray else rgb).astype(np.float64)
+    # a weighted mean of the two ends: no overflow near the float64 limits
+    return (1.0 - values) * fmt.low + values * fmt.high
+
+
+def cast_values(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round and clip float values into an integer dtype's range (or just cast floats)."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        top = float(info.max)
+        if int(top) > info.max:  # 2**63 - 1 rounds up to 2**63 in float64: step back
+            top = float(np.nextafter(top, 0.0))
+        values = np.clip(np.rint(values), float(info.min), top)
+    return values.astype(dtype)
+
+
+def attach_alpha(color: np.ndarray, fmt: ImageFormat, alpha: np.ndarray | None) -> np.ndarray:
+    """Give a result in the user's dtype its alpha channel or single-channel axis back."""
+    if fmt.has_alpha:
+        return np.concatenate([color, alpha[..., None].astype(fmt.dtype)], axis=2)
+    if fmt.channel_axis:
+        return color[..., None]
+    return color
 
 
 def cast_to_format(values: np.ndarray, fmt: ImageFormat, alpha: np.ndarray | None) -> np.ndarray:
     """Cast float values (already in the format's range) to its dtype; re-attach alpha."""
-    if np.issubdtype(fmt.dtype, np.integer):
-        info = np.iinfo(fmt.dtype)
-        values = np.clip(np.rint(values), info.min, info.max)
-    out = values.astype(fmt.dtype)
-    if fmt.has_alpha:
-        out = np.concatenate([out, alpha[..., None].astype(fmt.dtype)], axis=2)
-    return out
+    return attach_alpha(cast_values(values, fmt.dtype), fmt, alpha)
 
 
 def from_float_rgb(rgb: np.ndarray, fmt: ImageFormat, alpha: np.ndarray | None) -> np.ndarray:
