@@ -163,13 +163,13 @@ def loop_job(job: dict) -> dict:
     """A plain in-process loop over the photos: read, stylise, write."""
     import torch
 
-    from napari_styletransfer.batch import BatchRequest
+    from napari_styletransfer.api import StylizeRequest
     from napari_styletransfer.batch.sources import discover
     from napari_styletransfer.batch.style import style_features
     from napari_styletransfer.batch.tasks import PictureTask, run_picture
 
     torch.set_num_threads(job["torch_threads"])
-    request = BatchRequest.create(STYLE, method="fast", max_size=job["max_size"])
+    request = StylizeRequest.create(STYLE, method="fast", max_size=job["max_size"])
     items, _ = discover([job["inputs"]])
     out = Path(job["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -187,10 +187,11 @@ def loop_job(job: dict) -> dict:
 
 def batch_job(job: dict) -> dict:
     """``run_batch`` on a local cluster of ``workers`` processes."""
-    from napari_styletransfer.batch import BatchRequest, run_batch
+    from napari_styletransfer.api import StylizeRequest
+    from napari_styletransfer.batch import run_batch
     from napari_styletransfer.batch.cluster import connect
 
-    request = BatchRequest.create(STYLE, method="fast", max_size=job["max_size"])
+    request = StylizeRequest.create(STYLE, method="fast", max_size=job["max_size"])
     start = time.perf_counter()
     with connect(workers=job["workers"], torch_threads=job["torch_threads"]) as client:
         started = time.perf_counter() - start

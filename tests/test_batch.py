@@ -10,10 +10,10 @@ import tifffile
 import zarr
 from PIL import Image
 
+from napari_styletransfer.api import StylizeRequest
 from napari_styletransfer.batch.cluster import ClusterPlan, plan_local_cluster
-from napari_styletransfer.batch.manifest import FAILED, OK, Manifest, Record
+from napari_styletransfer.batch.manifest import FAILED, OK, Manifest, Record, record_params
 from napari_styletransfer.batch.naming import output_path, temporary_path
-from napari_styletransfer.batch.request import BatchRequest
 from napari_styletransfer.batch.runner import plan_batch
 from napari_styletransfer.batch.sources import discover, stack_info
 from napari_styletransfer.errors import StyleTransferError
@@ -103,7 +103,7 @@ def test_a_corrupt_stack_is_reported_not_raised_further(tmp_path):
 
 @pytest.fixture
 def request_params():
-    return BatchRequest.create("preset:7", method="fast", max_size=32).params()
+    return record_params(StylizeRequest.create("preset:7", method="fast", max_size=32))
 
 
 def test_writing_onto_an_input_is_refused_whatever_the_output_folder(tree, request_params):
@@ -183,18 +183,20 @@ def test_the_manifest_survives_a_line_cut_short_and_is_locked(tmp_path):
     assert [line["input"] for line in lines] == ["/z"]
 
 
-def test_bad_stylize_arguments_are_refused_by_the_engine_before_anything_runs():
+def test_bad_stylize_arguments_are_refused_by_the_request_before_anything_runs():
     with pytest.raises(StyleTransferError, match="max_size"):
-        BatchRequest.create("preset:7", method="fast", max_size=2)
+        StylizeRequest.create("preset:7", method="fast", max_size=2)
     with pytest.raises(StyleTransferError, match="neither a file"):
-        BatchRequest.create("no-such-painting")
+        StylizeRequest.create("no-such-painting")
+    with pytest.raises(StyleTransferError, match="fast-mode"):
+        StylizeRequest.create("preset:7", method="quality")
 
 
 def test_parameters_name_style_files_by_content(tmp_path):
     style = picture(tmp_path / "style.png")
-    first = BatchRequest.create(str(style), method="fast", max_size=32).params()
+    first = record_params(StylizeRequest.create(str(style), method="fast", max_size=32))
     picture(style, seed=5)
-    second = BatchRequest.create(str(style), method="fast", max_size=32).params()
+    second = record_params(StylizeRequest.create(str(style), method="fast", max_size=32))
     assert first["style"] == second["style"] == [str(style)]
     assert first["files"] != second["files"]
 

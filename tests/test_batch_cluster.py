@@ -16,7 +16,9 @@ import tifffile
 import zarr
 from PIL import Image
 
-from napari_styletransfer.batch import BatchRequest, run_batch, runner
+from napari_styletransfer.api import StylizeRequest
+from napari_styletransfer.batch import run_batch, runner
+from napari_styletransfer.batch.manifest import record_params
 from napari_styletransfer.batch.cluster import connect, worker_settings
 from napari_styletransfer.image_io import read_image
 
@@ -34,7 +36,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def fast_request():
-    return BatchRequest.create("preset:7", method="fast", max_size=MAX_SIZE)
+    return StylizeRequest.create("preset:7", method="fast", max_size=MAX_SIZE)
 
 
 def pictures(folder, count, size=(40, 48), start=0, suffix="png"):
@@ -72,18 +74,18 @@ def no_temporaries(out):
 def install_counters():
     """Count style-vector computations, network loads and array reads/writes in this process."""
     from napari_styletransfer.fast import cache, networks
-    from napari_styletransfer.fast import engine as fast_engine
+    from napari_styletransfer.fast import run as fast_run
 
     counts = {"style_vectors": 0, "loads": {}, "reads": [], "writes": []}
-    originals = getattr(fast_engine, "_test_originals", None)
+    originals = getattr(fast_run, "_test_originals", None)
     if originals is None:
         originals = {
-            "predict": fast_engine._predict_style,
+            "predict": fast_run._predict_style,
             "loaders": dict(networks.LOADERS),
             "getitem": zarr.Array.__getitem__,
             "setitem": zarr.Array.__setitem__,
         }
-        fast_engine._test_originals = originals
+        fast_run._test_originals = originals
 
     def predict(*args, **kwargs):
         counts["style_vectors"] += 1
@@ -104,10 +106,10 @@ def install_counters():
         counts["writes"].append((array.shape, repr(selection)))
         return originals["setitem"](array, selection, value)
 
-    fast_engine._predict_style = predict
+    fast_run._predict_style = predict
     networks.LOADERS.update({name: loader(name) for name in originals["loaders"]})
     zarr.Array.__getitem__, zarr.Array.__setitem__ = getitem, setitem
-    fast_engine._test_counts = counts
+    fast_run._test_counts = counts
     # start from nothing loaded, as a fresh worker would
     networks.clear_cache()
     cache.style_vectors.clear()
@@ -116,9 +118,9 @@ def install_counters():
 
 
 def read_counters():
-    from napari_styletransfer.fast import engine as fast_engine
+    from napari_styletransfer.fast import run as fast_run
 
-    return fast_engine._test_counts
+    return fast_run._test_counts
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -170,8 +172,11 @@ def test_a_mixed_folder_with_bad_items_stacks_and_a_full_manifest(client, fast_r
 
     lines = manifest_lines(out)
     assert len(lines) == 10 and len({line["input"] for line in lines}) == 10
-    params = fast_request.params()
+    params = record_params(fast_request)
     workers = set(client.scheduler_info()["workers"])
+    again = dict(lines[0]["params"])
+    del again["files"]
+    assert StylizeRequest.from_params(again).params() == fast_request.params()  # reproducible
     for line in lines:
         assert line["params"] == params
         assert set(line) >= {"input", "output", "status", "device", "worker", "seconds", "error"}
@@ -187,7 +192,7 @@ def test_a_mixed_folder_with_bad_items_stacks_and_a_full_manifest(client, fast_r
 
 def test_style_features_once_per_batch_and_networks_once_per_worker(client, tmp_path):
     style = pictures(tmp_path / "style", 1, size=(64, 64))[0]
-    request = BatchRequest.create(str(style), method="fast", max_size=MAX_SIZE)
+    request = StylizeRequest.create(str(style), method="fast", max_size=MAX_SIZE)
     client.run(install_counters)
     summary = run_batch(
         [str(p) for p in pictures(tmp_path / "in", 8)],

@@ -1,13 +1,13 @@
 """Batch style transfer on a dask cluster: folders of photos, big stacks, many files.
 
->>> from napari_styletransfer.batch import BatchRequest, run_batch
->>> request = BatchRequest.create("preset:7", method="fast", max_size=512)  # doctest: +SKIP
+>>> from napari_styletransfer.api import StylizeRequest
+>>> from napari_styletransfer.batch import run_batch
+>>> request = StylizeRequest.create("preset:7", method="fast", max_size=512)  # doctest: +SKIP
 >>> summary = run_batch(["photos/"], "styled/", request, recursive=True)    # doctest: +SKIP
 
 - :mod:`.sources`: finding inputs; pictures, TIFF and Zarr stacks read lazily;
 - :mod:`.naming`: outputs mirror inputs under the output folder, temporary names;
 - :mod:`.manifest`: ``manifest.jsonl``, what resuming relies on;
-- :mod:`.request`: the stylize parameters, checked once by the engine;
 - :mod:`.style`: the style's features, computed once per batch;
 - :mod:`.tasks`: what a worker does for one picture or one slice;
 - :mod:`.stacks`: output Zarr stores written slice by slice;
@@ -25,19 +25,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .manifest import MANIFEST_NAME, Manifest
+from .manifest import MANIFEST_NAME, Manifest, record_params
 from .progress import BatchProgress
-from .request import BatchRequest
 from .runner import Summary, plan_batch, run_plan
 from .sources import discover
 
-__all__ = ["MANIFEST_NAME", "BatchRequest", "Summary", "run_batch"]
+__all__ = ["MANIFEST_NAME", "Summary", "run_batch"]
 
 
 def run_batch(
     inputs: Sequence[str],
     out_dir: str | Path,
-    request: BatchRequest,
+    request,
     *,
     recursive: bool = False,
     overwrite: bool = False,
@@ -47,6 +46,7 @@ def run_batch(
     scheduler_file: str | None = None,
     workers: int | None = None,
     torch_threads: int | None = None,
+    max_pixels: int | None = None,
     progress: bool | None = None,
     say: Callable[[str], None] | None = None,
 ) -> Summary:
@@ -58,8 +58,9 @@ def run_batch(
         Files, folders, glob patterns; TIFF and Zarr stacks.
     out_dir : str or Path
         Where outputs go (mirroring the inputs' paths) with ``manifest.jsonl``.
-    request : BatchRequest
-        The stylize parameters.
+    request : StylizeRequest
+        The stylize parameters (the same request for every input; it goes to
+        the workers as it is).
     recursive : bool
         Look into sub-folders.
     overwrite : bool
@@ -71,6 +72,8 @@ def run_batch(
         or on a local cluster of ``workers`` processes started for the batch.
     torch_threads : int, optional
         torch threads per worker (default: the cores shared out fairly).
+    max_pixels : int, optional
+        Picture files declaring more pixels are failed items (default: image_io's limit).
     progress : bool or None
         Draw the progress bar (None: when stderr is a terminal).
     say : callable, optional
@@ -95,9 +98,18 @@ def run_batch(
     items, root = discover(
         inputs, recursive=recursive, exclude=out_dir, exclude_files=manifest.outputs()
     )
-    params = request.params()
+    params = record_params(request)
     with manifest:
-        plan = plan_batch(items, root, out_dir, params, manifest, fmt=fmt, overwrite=overwrite)
+        plan = plan_batch(
+            items,
+            root,
+            out_dir,
+            params,
+            manifest,
+            fmt=fmt,
+            overwrite=overwrite,
+            max_pixels=max_pixels,
+        )
         if plan.skipped:
             say(f"{len(plan.skipped)} input(s) already done with these parameters: skipped.")
         cluster = contextlib.nullcontext(client)

@@ -97,7 +97,7 @@ class StyleTransferWorker(WorkerPlugin):
             os.environ.setdefault(key, value)  # effective when torch is not imported yet
         import torch
 
-        from ..engine import api  # noqa: F401 - imported now, not inside the first task
+        from .. import api  # noqa: F401 - imported now, not inside the first task
 
         threads = self.torch_threads or await _fair_share_of_cores(worker)
         torch.set_num_threads(threads)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StyleTransferError
+from .naming import file_digest
 
 MANIFEST_NAME = "manifest.jsonl"
 OK, FAILED = "ok", "failed"
@@ -33,7 +34,7 @@ class Record:
     kind : {"picture", "stack"}
     status : {"ok", "failed"}
     params : dict
-        Every stylize parameter (see :meth:`BatchRequest.params`).
+        Every stylize parameter (see :func:`record_params`).
     device, worker : str
         Where it ran (a stack lists every worker that wrote a slice).
     seconds : float
@@ -135,6 +136,22 @@ class Manifest:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def record_params(request) -> dict:
+    """What the manifest records of a request: every parameter, style and mask files by content.
+
+    :meth:`StylizeRequest.params` names a style file by its path; the digest of
+    its bytes is added so that a changed painting means new outputs.
+    """
+    params = request.params()
+    names = [*params.get("style", []), params.get("mask")]
+    params["files"] = {
+        name: file_digest(Path(name))
+        for name in names
+        if isinstance(name, str) and not name.lower().startswith("preset:") and Path(name).is_file()
+    }
+    return params
 
 
 def _ends_with_newline(path: Path) -> bool:

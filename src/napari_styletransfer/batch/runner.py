@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import StyleTransferError
-from .manifest import FAILED, OK, Manifest, Record
+from .manifest import FAILED, OK, Manifest, Record, record_params
 from .naming import PARTIAL, check_outputs, output_path
 from .progress import BatchProgress
 from .sources import Input, StackInfo, stack_info
@@ -109,6 +109,7 @@ def plan_batch(
     *,
     fmt: str = "same",
     overwrite: bool = False,
+    max_pixels: int | None = None,
 ) -> Plan:
     """Decide what to do for each input, then open the manifest and the partial stacks.
 
@@ -144,7 +145,7 @@ def plan_batch(
         elif out.exists() and not overwrite:
             in_the_way.append(out)
         elif layouts[item.path] is None:
-            plan.pictures.append(PictureTask(item, out))
+            plan.pictures.append(PictureTask(item, out, max_pixels))
         else:
             to_stack.append((item, out, layouts[item.path]))
     if in_the_way:
@@ -192,7 +193,7 @@ def run_plan(
     with ``interrupted`` set; every finished item is already recorded, so the
     same command resumes.
     """
-    params = request.params()
+    params = record_params(request)
     summary = Summary(skipped=len(plan.skipped))
     start = time.perf_counter()
     progress = progress or BatchProgress(plan.units, enabled=False)

@@ -228,25 +228,23 @@ def _is_within(path: Path, folder: Path) -> bool:
 # --- reading --------------------------------------------------------------------------
 
 
-def read_picture(item: Input) -> np.ndarray:
+def read_picture(item: Input, max_pixels: int | None = None) -> np.ndarray:
     """Read a one-picture input (any picture file, or a single-page TIFF).
 
     Raises
     ------
     StyleTransferError
-        When the file cannot be read as a picture.
+        When the file cannot be read as a picture, or declares more than
+        ``max_pixels`` pixels (default: :data:`~napari_styletransfer.image_io.DEFAULT_MAX_PIXELS`).
     """
-    if item.kind == "tiff":
-        array = _tiff_array(item.path)
-        return np.asarray(array[...])
     if item.kind == "video":
         raise StyleTransferError(
             f"{item.path.name}: video inputs are not supported yet (they come with the "
             "video support); extract the frames, or pass the video to it once installed."
         )
-    from ..image_io import read_image
+    from ..image_io import DEFAULT_MAX_PIXELS, read_image
 
-    return read_image(item.path)
+    return read_image(item.path, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
 
 
 def stack_info(item: Input) -> StackInfo | None:

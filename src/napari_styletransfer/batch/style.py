@@ -28,16 +28,16 @@ def style_features(request) -> StyleFeatures:
 
     Parameters
     ----------
-    request : BatchRequest
+    request : StylizeRequest
     """
-    images = [s for s in request.styles if isinstance(s, np.ndarray)]
+    images = [s.source for s in request.styles if isinstance(s.source, np.ndarray)]
     if request.method != "fast" or not images or _styles_follow_content(request):
         return StyleFeatures()
     from ..devices import resolve_device
     from ..fast.cache import array_key
-    from ..fast.engine import style_vector
+    from ..fast.run import style_vector
 
-    device = resolve_device(request.options.get("device", "auto"))
+    device = resolve_device(request.device)
     return StyleFeatures(
         {array_key(image): style_vector(image, device).cpu().numpy() for image in images}
     )
@@ -45,9 +45,7 @@ def style_features(request) -> StyleFeatures:
 
 def _styles_follow_content(request) -> bool:
     # colours matched to each picture first: every task has its own style pictures
-    return bool(request.options.get("preserve_color")) and (
-        request.options.get("color_method", "luminance") == "histogram"
-    )
+    return request.preserve_color and request.color_method == "histogram"
 
 
 def install_style_features(features: StyleFeatures, device_name: str = "auto") -> None:

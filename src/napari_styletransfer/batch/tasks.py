@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StyleTransferError
+from ..image_io import write_image
 from .manifest import FAILED, OK
 from .naming import temporary_path
 from .sources import Input, open_stack, read_picture
@@ -30,10 +31,11 @@ from .style import StyleFeatures, install_style_features
 
 @dataclass(frozen=True)
 class PictureTask:
-    """Stylise ``input`` (one picture) into ``output``."""
+    """Stylise ``input`` (one picture) into ``output``; larger files than ``max_pixels`` fail."""
 
     input: Input
     output: Path
+    max_pixels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,9 @@ def run_picture(task: PictureTask, request, features: StyleFeatures) -> TaskResu
     start = time.perf_counter()
     written = None
     try:
-        result, device = _stylize(request, features, read_picture(task.input))
+        result, device = _stylize(request, features, read_picture(task.input, task.max_pixels))
         written = temporary_path(task.output)
-        written.parent.mkdir(parents=True, exist_ok=True)
-        write_picture(written, result)
+        write_image(written, result)
     except Exception as error:  # recorded as a failed item; the batch goes on
         if written is not None:
             written.unlink(missing_ok=True)
@@ -87,9 +88,11 @@ def run_slice(task: SliceTask, request, features: StyleFeatures) -> TaskResult:
 
 
 def _stylize(request, features: StyleFeatures, content: np.ndarray) -> tuple[np.ndarray, str]:
-    install_style_features(features, request.options.get("device", "auto"))
+    from ..api import iter_run
+
+    install_style_features(features, request.device)
     final = None
-    for final in request.iter_run(content):  # noqa: B007 - the loop drives the run
+    for final in iter_run(request, content):  # noqa: B007 - the loop drives the run
         pass
     if final is None or final.result is None:
         raise StyleTransferError("The style transfer stopped without a result.")
@@ -115,19 +118,6 @@ def worker_name() -> str:
         return str(get_worker().address)
     except (ImportError, ValueError):
         return "local"
-
-
-def write_picture(path: Path, image: np.ndarray) -> None:
-    """Write a stylised picture; TIFF keeps any dtype, other formats go through Pillow."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        colour = image.ndim == 3 and image.shape[2] in (3, 4)
-        tifffile.imwrite(path, image, photometric="rgb" if colour else "minisblack")
-        return
-    from ..image_io import write_image
-
-    write_image(path, image)
 
 
 @functools.lru_cache(maxsize=8)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .stylize import add_stylize_options, stylize_options
+from .options import add_stylize_options, request_from_args
 
 FAILED_SHOWN = 10
 
@@ -57,12 +57,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``batch`` subcommand."""
-    from ..batch import BatchRequest, run_batch
+    from ..batch import run_batch
     from ..errors import StyleTransferError
 
     if args.torch_threads is not None and args.torch_threads < 1:
         raise StyleTransferError(f"--torch-threads must be at least 1, not {args.torch_threads}.")
-    request = BatchRequest.create(args.style, mask=args.mask, **stylize_options(args))
+    request = request_from_args(args)
     summary = run_batch(
         args.inputs,
         args.output,
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler_file=args.scheduler_file,
         workers=args.workers,
         torch_threads=args.torch_threads,
+        max_pixels=args.max_pixels,
         progress=False if args.json else None,
     )
     if args.json:
