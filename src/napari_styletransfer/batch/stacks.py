@@ -67,34 +67,7 @@ class PartialStack:
         return set()
 
     def _create(self, params: dict) -> None:
-        import zarr
-
-        info = self.info
-        picture = list(info.picture_shape)
-        for axis in (0, 1):
-            picture[axis] = min(picture[axis], MAX_CHUNK_SIDE)
-        chunks = (1,) * len(info.stack_shape) + tuple(picture)
-        extra = {}
-        if info.zarr_format == 2:
-            extra["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-        provenance = {PROVENANCE_KEY: params}
-        if info.attributes:
-            group = zarr.open_group(str(self.store), mode="w", zarr_format=info.zarr_format)
-            group.attrs.update(info.attributes | provenance)
-            group.create_array(
-                OME_ARRAY, shape=info.shape, chunks=chunks, dtype=info.dtype, fill_value=0, **extra
-            )
-        else:
-            array = zarr.create_array(
-                str(self.store),
-                shape=info.shape,
-                chunks=chunks,
-                dtype=info.dtype,
-                fill_value=0,
-                zarr_format=info.zarr_format,
-                **extra,
-            )
-            array.attrs.update(provenance)
+        create_slice_store(self.store, self.info, {PROVENANCE_KEY: params})
 
     def record(self, number: int) -> None:
         """Remember that slice ``number`` is written."""
@@ -131,6 +104,38 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def create_slice_store(path: Path, info: StackInfo, attributes: dict | None = None):
+    """Create an empty Zarr array shaped like ``info`` with one chunk per 2-D slice.
+
+    Every slice owns its chunks (tiles of at most :data:`MAX_CHUNK_SIDE` for
+    very large slices), so slices can be written at the same time from
+    different threads or processes. With OME attributes in ``info``, the store
+    is a group holding the array at :data:`OME_ARRAY`.
+
+    Returns
+    -------
+    zarr.Array
+        The array to write slices into.
+    """
+    import zarr
+
+    picture = list(info.picture_shape)
+    for axis in (0, 1):
+        picture[axis] = min(picture[axis], MAX_CHUNK_SIDE)
+    chunks = (1,) * len(info.stack_shape) + tuple(picture)
+    extra = {}
+    if info.zarr_format == 2:
+        extra["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
+    layout = {"shape": info.shape, "chunks": chunks, "dtype": info.dtype, "fill_value": 0}
+    if info.attributes:
+        group = zarr.open_group(str(path), mode="w", zarr_format=info.zarr_format)
+        group.attrs.update(info.attributes | (attributes or {}))
+        return group.create_array(OME_ARRAY, **layout, **extra)
+    array = zarr.create_array(str(path), zarr_format=info.zarr_format, **layout, **extra)
+    array.attrs.update(attributes or {})
+    return array
 
 
 def _json(line: str) -> dict:
