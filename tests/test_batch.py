@@ -14,7 +14,7 @@ from napari_styletransfer.api import StylizeRequest
 from napari_styletransfer.batch.cluster import ClusterPlan, plan_local_cluster
 from napari_styletransfer.batch.manifest import FAILED, OK, Manifest, Record, record_params
 from napari_styletransfer.batch.naming import output_path, temporary_path
-from napari_styletransfer.batch.runner import plan_batch
+from napari_styletransfer.batch.plan import plan_batch
 from napari_styletransfer.batch.sources import discover, stack_info
 from napari_styletransfer.errors import StyleTransferError
 

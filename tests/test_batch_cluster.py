@@ -18,8 +18,8 @@ from PIL import Image
 
 from napari_styletransfer.api import StylizeRequest
 from napari_styletransfer.batch import run_batch, runner
-from napari_styletransfer.batch.manifest import record_params
 from napari_styletransfer.batch.cluster import connect, worker_settings
+from napari_styletransfer.batch.manifest import record_params
 from napari_styletransfer.image_io import read_image
 
 # the helpers below run inside the worker processes

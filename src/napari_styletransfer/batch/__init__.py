@@ -12,7 +12,8 @@
 - :mod:`.tasks`: what a worker does for one picture or one slice;
 - :mod:`.stacks`: output Zarr stores written slice by slice;
 - :mod:`.cluster`: the local cluster, an existing one, the worker plugin;
-- :mod:`.runner`: planning, submitting, recording; :mod:`.progress`: the bar.
+- :mod:`.plan`: what to do for each input; :mod:`.runner`: submitting and
+  recording; :mod:`.progress`: the bar.
 
 Nothing here imports Qt or napari. docs/scaling.md shows it on a laptop and
 on clusters.
@@ -26,8 +27,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .manifest import MANIFEST_NAME, Manifest, record_params
+from .plan import plan_batch
 from .progress import BatchProgress
-from .runner import Summary, plan_batch, run_plan
+from .runner import Summary, run_plan
 from .sources import discover
 
 __all__ = ["MANIFEST_NAME", "Summary", "run_batch"]

@@ -178,7 +178,7 @@ def connect(
     check_where(scheduler, scheduler_file, workers)
     if scheduler or scheduler_file:
         with _existing(scheduler, scheduler_file) as client:
-            client.register_plugin(StyleTransferWorker(torch_threads), name=PLUGIN_NAME)
+            _set_up_workers(client, StyleTransferWorker(torch_threads))
             yield client
         return
     import torch
@@ -197,11 +197,22 @@ def connect(
         )
     try:
         with Client(cluster) as client:
-            plugin = StyleTransferWorker(torch_threads or plan.torch_threads, plan.gpus)
-            client.register_plugin(plugin, name=PLUGIN_NAME)
+            _set_up_workers(
+                client, StyleTransferWorker(torch_threads or plan.torch_threads, plan.gpus)
+            )
             yield client
     finally:
         cluster.close()
+
+
+def _set_up_workers(client: Client, plugin: StyleTransferWorker) -> None:
+    try:
+        client.register_plugin(plugin, name=PLUGIN_NAME)
+    except Exception as error:  # e.g. a worker without the package: say what to do
+        raise StyleTransferError(
+            f"The dask workers could not be set up for style transfer ({type(error).__name__}: "
+            f"{error}); every worker needs napari-styletransfer installed, same version as here."
+        ) from error
 
 
 @contextlib.contextmanager
