@@ -344,9 +344,9 @@ def stack(cache: Path, shape: tuple[int, int, int], max_size: int, cores: int) -
             "slices",
             "batch (s)",
             "img/min",
-            "client + scheduler (MB)",
+            "client + scheduler + nanny (MB)",
             "worker (MB)",
-            "nanny (MB)",
+            "nanny processes (MB)",
             "sum (MB)",
         ],
         [
@@ -357,7 +357,7 @@ def stack(cache: Path, shape: tuple[int, int, int], max_size: int, cores: int) -
                 f"{60 * result['images'] / result['seconds']:.0f}",
                 f"{result['client_mb']:.0f}",
                 " + ".join(f"{m:.0f}" for m in result["workers_mb"]),
-                " + ".join(f"{m:.0f}" for m in result["nannies_mb"]),
+                " + ".join(f"{m:.0f}" for m in result["nannies_mb"]) or "none (in the client)",
                 f"**{result['rss_mb']:.0f}**",
             ]
         ],
@@ -369,7 +369,8 @@ def stack(cache: Path, shape: tuple[int, int, int], max_size: int, cores: int) -
             "",
             table,
             "",
-            "Peak resident memory (`VmHWM`) of each process over the whole run, summed. "
+            "Peak resident memory (`VmHWM`) of each process over the whole run, summed (a "
+            "LocalCluster runs its scheduler and nannies in the client's process). "
             f"Target: under 2 GB; {result['ok']} store written, {result['failed']} failed.",
         ]
     )
