@@ -553,3 +553,17 @@ def test_first_run_defaults_to_a_painting_and_refuses_the_content_as_its_style(
     assert not widget.run()
     assert len(errors) == 1 and "content layer 'photo' itself" in errors[0]
     assert_same_layers(before, snapshot(viewer))
+
+
+def test_a_large_photo_worked_small_is_announced(qtbot, monkeypatch, style_widget):
+    infos = []
+    monkeypatch.setattr(style_transfer_module, "show_info", infos.append)
+    viewer, widget = style_widget
+    y, x = np.mgrid[0:450, 0:600]
+    photo = viewer.add_image(np.dstack([x % 256, y % 256, (x + y) % 256]).astype(np.uint8))
+    widget.form.method.value = FAST
+    widget.form.content.value = photo
+    widget.form.device.value = "cpu"
+    assert widget.run()
+    wait_idle(qtbot, widget)
+    assert len(infos) == 1 and "600×450" in infos[0] and "2.3×" in infos[0]

@@ -1,4 +1,4 @@
-"""Reading and writing image files (CLI, samples, demo, batch, server).
+"""Reading and writing image files and image bytes (CLI, samples, demo, batch, server).
 
 PNG, JPEG and the other formats go through Pillow; TIFF through tifffile, which
 keeps every dtype (32-bit integers, floats) that Pillow would wrap or squash.
@@ -8,6 +8,7 @@ that declares a huge image (a "decompression bomb") is refused cheaply.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -51,14 +52,17 @@ def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
         return _read_tiff(path, max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # our own limit is checked below, before decoding; Pillow's warning is moot
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 _check_pixels(path, img.width * img.height, max_pixels)
-                return _pixels(img)
+                return pil_to_array(img)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise StyleTransferError(f"Cannot read {path} as an image: {error}") from error
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise StyleTransferError(f"{path} is too large to open safely: {error}") from error
+    except Image.DecompressionBombError as error:  # beyond even Pillow's hard limit
+        raise StyleTransferError(
+            f"{path} declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels: shrink it first."
+        ) from error
 
 
 def _check_pixels(path: Path, pixels: int, max_pixels: int) -> None:
@@ -69,7 +73,8 @@ def _check_pixels(path: Path, pixels: int, max_pixels: int) -> None:
         )
 
 
-def _pixels(img: Image.Image) -> np.ndarray:
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """Load a Pillow image as an array: gray, RGB or RGBA; 16-bit, 32-bit and float kept."""
     img.load()
     if img.mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(img).astype(np.uint16)
@@ -161,3 +166,63 @@ def _pil_image(array: np.ndarray, path: Path) -> Image.Image:
     if array.ndim == 3 and array.shape[2] == 4 and path.suffix.lower() in (".jpg", ".jpeg"):
         array = array[..., :3]
     return Image.fromarray(array)
+
+
+def tiff_bytes(image: np.ndarray) -> bytes:
+    """Encode an array as an uncompressed TIFF, exactly (any dtype, gray/RGB/RGBA).
+
+    Fast (no compression) and lossless: what the HTTP client and server
+    exchange, and how the server keeps results.
+    """
+    import tifffile
+
+    array = np.ascontiguousarray(image)
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    photometric = _photometric(array)
+    buffer = io.BytesIO()
+    alpha = photometric == "rgb" and array.shape[2] == 4
+    tifffile.imwrite(
+        buffer, array, photometric=photometric, extrasamples=("unassalpha",) if alpha else None
+    )
+    return buffer.getvalue()
+
+
+def read_tiff_bytes(data: bytes) -> np.ndarray:
+    """Decode a TIFF written by :func:`tiff_bytes` (first page)."""
+    import tifffile
+
+    return tifffile.imread(io.BytesIO(data))
+
+
+def png_bytes(image: np.ndarray, compress_level: int = 1) -> bytes:
+    """Encode an array as PNG: 8-bit, or 16-bit for uint16 grayscale.
+
+    Colour uint16 becomes 8-bit (Pillow writes no 16-bit colour PNG; TIFF keeps
+    it). Floats in [0, 1] are scaled by 255, other floats and integers
+    stretched between their minimum and maximum.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint16 and array.ndim == 2:
+        pil = Image.fromarray(array)  # uint16 H×W is mode I;16
+    else:
+        pil = Image.fromarray(_to_uint8(array))
+    buffer = io.BytesIO()
+    pil.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint16:
+        return (array >> 8).astype(np.uint8)
+    values = np.nan_to_num(array.astype(np.float64))
+    unit = array.dtype.kind == "f" and values.min() >= 0 and values.max() <= 1
+    low, high = (0.0, 1.0) if unit else (values.min(), values.max())
+    values = (values - low) / max(high - low, 1e-12) * 255
+    return (np.clip(values, 0, 255) + 0.5).astype(np.uint8)

@@ -7,7 +7,16 @@
 - :mod:`.styles`: what ``style=`` may be (arrays, bundled names, files, presets).
 """
 
-from .facade import PreparedJob, iter_run, iter_stylize, prepare, result_of, run, stylize
+from .facade import (
+    PreparedJob,
+    iter_run,
+    iter_stylize,
+    prepare,
+    result_of,
+    run,
+    stylize,
+    upsampling_note,
+)
 from .request import StylizeRequest
 
 __all__ = [
@@ -19,4 +28,5 @@ __all__ = [
     "result_of",
     "run",
     "stylize",
+    "upsampling_note",
 ]

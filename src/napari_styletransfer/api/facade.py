@@ -154,6 +154,19 @@ def prepare(request: StylizeRequest, content: object) -> PreparedJob:
     return job
 
 
+def upsampling_note(request: StylizeRequest, height: int, width: int) -> str | None:
+    """What to tell the user when the result will be upsampled more than 2× (else None)."""
+    longer = max(height, width)
+    if longer <= 2 * request.max_size:
+        return None
+    return (
+        f"The image is {width}×{height} px and the style transfer works at "
+        f"{request.max_size} px (max size), so the result is upsampled "
+        f"{longer / request.max_size:.1f}×. For full detail raise the max size "
+        f"(up to {longer} px); it takes longer."
+    )
+
+
 def _refuse_content_as_style(request: StylizeRequest, content_rgb: np.ndarray) -> None:
     for style in request.styles:
         source = style.source

@@ -6,6 +6,7 @@ RGB in [0, 1], preset specs become a :class:`PresetStyle`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,10 @@ def resolve_style(item: object) -> ResolvedStyle:
         if is_preset(item):
             weights = parse_preset(item)
             return ResolvedStyle(PresetStyle(item.strip(), tuple(weights.items())), item.strip())
-        return ResolvedStyle(to_float_rgb(_load_named_or_file(item), "style")[0], item)
+        key = item.strip().lower()
+        if key in _bundled_names():
+            return ResolvedStyle(_bundled_style(key).copy(), item)  # torch wants writable arrays
+        return ResolvedStyle(to_float_rgb(_load_file(item), "style")[0], item)
     if item is None:
         raise StyleTransferError("No style was given: pass an image, a bundled name or a file.")
     if not isinstance(item, np.ndarray | list | tuple):
@@ -105,13 +109,26 @@ def describe_array(array: np.ndarray) -> str:
     return f"array {shape} {array.dtype} sha1:{digest}"
 
 
-def _load_named_or_file(name: str) -> np.ndarray:
-    from ..image_io import read_image
-    from ..samples import SAMPLES, load_sample, style_names
+def _bundled_names() -> tuple[str, ...]:
+    from ..samples import SAMPLES
 
-    key = name.strip().lower()
-    if key in SAMPLES:
-        return load_sample(key)
+    return tuple(SAMPLES)
+
+
+@functools.cache
+def _bundled_style(name: str) -> np.ndarray:
+    """A bundled image as float RGB, converted once per process (read-only)."""
+    from ..samples import load_sample
+
+    rgb = to_float_rgb(load_sample(name), "style")[0]
+    rgb.flags.writeable = False
+    return rgb
+
+
+def _load_file(name: str) -> np.ndarray:
+    from ..image_io import read_image
+    from ..samples import style_names
+
     path = Path(name).expanduser()
     if path.is_file():
         return read_image(path)

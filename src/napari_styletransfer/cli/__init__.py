@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import StyleTransferError
 
-SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "batch")
+SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "serve", "export", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

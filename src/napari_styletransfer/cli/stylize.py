@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,11 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``stylize`` subcommand."""
-    from ..api import iter_run
+    from ..api import iter_run, upsampling_note
 
     check_output(args.output, overwrite=args.overwrite, inputs=[args.content])
     request = request_from_args(args)
     content = read_image(args.content, max_pixels=args.max_pixels)
+    note = upsampling_note(request, *content.shape[:2])
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     start = time.perf_counter()
     reports = iter_run(request, content)
     final = last_report(with_progress(reports, enabled=None if not args.json else False))

@@ -14,6 +14,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEd
 from ..core.limits import STRENGTH_RANGE
 from ..samples import style_names
 from .layers import ALL_SLICES, CURRENT_SLICE
+from .remote import REMOTE_DEVICE, REMOTE_LABEL
 
 # name: (max size in pixels, optimisation steps); the steps are the engine's
 # defaults for those sizes (quality.settings.default_steps), where the coarse-to-fine
@@ -106,7 +107,8 @@ class FormValues:
             "max_size": self.max_size,
             "style_strength": self.style_strength,
             "preserve_color": self.preserve_color,
-            "device": self.device,
+            # a server chooses its own device
+            "device": "auto" if self.device == REMOTE_DEVICE else self.device,
             "seed": self.seed,
             "region": self.region,
         }
@@ -121,10 +123,10 @@ class FormValues:
         return options
 
 
-def _device_names() -> list[str]:
+def _device_choices(_widget=None) -> list[tuple[str, str]]:
     from ..devices import available_devices
 
-    return available_devices()
+    return [(name, name) for name in available_devices()] + [(REMOTE_LABEL, REMOTE_DEVICE)]
 
 
 class StyleTransferForm(Container):
@@ -196,7 +198,7 @@ class StyleTransferForm(Container):
             label="Style scale", min=0.1, max=8.0, step=0.1, value=defaults.style_scale
         )
         self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1, value=0)
-        self.device = ComboBox(label="Device", choices=_device_names())
+        self.device = ComboBox(label="Device", choices=_device_choices)
         return Container(
             widgets=[
                 self.max_size,

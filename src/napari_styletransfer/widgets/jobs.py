@@ -67,6 +67,13 @@ class RunPlan:
     record: dict
     store: StackStore | None = None
 
+    @property
+    def upsampling_note(self) -> str | None:
+        """What to tell the user when the result is upsampled more than 2× (else None)."""
+        from ..api import upsampling_note
+
+        return upsampling_note(self.job.request, *self.job.frames[0].content.shape[:2])
+
 
 def engine_style(choice: StyleChoice, data_position_of) -> object:
     """The engine's ``style`` argument for a dropdown choice.

@@ -106,25 +106,50 @@ class FramesJob:
 
 @dataclass
 class Update:
-    """A progress report for the whole job, wrapping the engine's report."""
+    """A progress report for the whole job, wrapping the engine's report.
+
+    Attributes
+    ----------
+    frame, n_frames : int
+        Which frame is running, of how many.
+    index : tuple of int
+        The frame's stack index.
+    progress : Progress
+        The engine's report.
+    elapsed : float
+        Seconds since the job started.
+    since_first : tuple of float or None
+        (seconds, job fraction) between the first report and this one: the
+        pace the time left is estimated from. Loading models and the first
+        step are left out, so the estimate does not start several times too long.
+    """
 
     frame: int
     n_frames: int
     index: tuple[int, ...]
     progress: Progress
     elapsed: float
+    since_first: tuple[float, float] | None = None
 
     @property
     def fraction(self) -> float:
         """Share of the whole job done, 0 to 1."""
-        return (self.frame + min(max(self.progress.fraction, 0.0), 1.0)) / self.n_frames
+        return job_fraction(self.frame, self.n_frames, self.progress)
 
     @property
     def eta(self) -> float | None:
-        """Estimated seconds left for the whole job, or None when unknown yet."""
-        if self.fraction <= 0:
+        """Estimated seconds left for the whole job, or None while it cannot be told yet."""
+        if self.since_first is None:
             return None
-        return self.elapsed * (1.0 - self.fraction) / self.fraction
+        seconds, done = self.since_first
+        if done <= 0 or seconds <= 0:
+            return None
+        return seconds / done * (1.0 - self.fraction)
+
+
+def job_fraction(frame: int, n_frames: int, progress: Progress) -> float:
+    """Share of a job of ``n_frames`` done when ``frame`` reports ``progress``."""
+    return (frame + min(max(progress.fraction, 0.0), 1.0)) / n_frames
 
 
 @dataclass
@@ -204,6 +229,11 @@ def warm_up_in_background() -> None:
         with contextlib.suppress(Exception):  # only a speed-up; the job imports it anyway
             import torch._dynamo  # noqa: F401
 
+            # the facade and the engines: otherwise imported on the GUI thread at the first Run
+            from .. import api  # noqa: F401
+            from ..fast import run  # noqa: F401
+            from ..quality import optimise  # noqa: F401
+
     threading.Thread(target=import_compiler, name="styletransfer-warm-up", daemon=True).start()
 
 
@@ -263,7 +293,7 @@ def run_job(
     lower_thread_priority()
     try:
         stylizer = stylizer or _default_stylizer()
-        previous = None
+        previous = first = None
         for number, frame in enumerate(job.frames):
             changes = {"mask": frame.mask}
             if job.chain_frames and previous is not None:
@@ -280,8 +310,11 @@ def run_job(
                         else:
                             job.sink(frame.index, previous)
                             written.append(frame.index)
-                    elapsed = time.perf_counter() - start
-                    yield Update(number, len(job.frames), frame.index, progress, elapsed)
+                    now = time.perf_counter()
+                    fraction = job_fraction(number, len(job.frames), progress)
+                    first = first or (now, fraction)
+                    pace = (now - first[0], fraction - first[1])
+                    yield Update(number, len(job.frames), frame.index, progress, now - start, pace)
                     if cancel.is_set():
                         return outcome(CANCELLED)
             finally:

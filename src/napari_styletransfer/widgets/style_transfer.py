@@ -11,7 +11,7 @@ import logging
 from functools import partial
 
 import numpy as np
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import (
     QHBoxLayout,
@@ -29,6 +29,14 @@ from .jobs import build_plan, with_mask
 from .layers import content_layout, current_stack_index, output_geometry, read_frame
 from .live import START, SUPERSEDE, LiveUpdates
 from .output import OutputLayer
+from .remote import (
+    REMOTE_DEVICE,
+    RemoteDialog,
+    RemoteSettings,
+    RemoteStylizer,
+    load_settings,
+    save_settings,
+)
 from .runner import (
     CANCELLED,
     DONE,
@@ -91,7 +99,9 @@ class StyleTransferWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self._stylizer = stylizer
+        self._remote: RemoteStylizer | None = None
         self.form = StyleTransferForm(napari_viewer)
+        self._device_before = self.form.device.value
         self._running: RunningJob | None = None
         self._output: OutputLayer | None = None
         self._segmenting = None
@@ -153,9 +163,7 @@ class StyleTransferWidget(QWidget):
         # nothing calls into deleted Qt widgets any more. A lambda, not a bound
         # method: PyQt drops an object's own slots before it emits ``destroyed``.
         self.destroyed.connect(lambda *_: self._tear_down())
-        self.form.device.changed.connect(
-            lambda value: self.device_label.setText(f"Device: {value}")
-        )
+        self.form.device.changed.connect(self._on_device_changed)
 
     def event(self, event) -> bool:
         """Tear down when napari takes the widget out of its dock (the dock's × button)."""
@@ -177,6 +185,8 @@ class StyleTransferWidget(QWidget):
         if self._running is not None:
             self._running.detach()
         self._running = self._output = self._segmenting = None
+        if self._remote is not None:
+            self._remote.close()
         self._disconnect_viewer()
 
     def _disconnect_viewer(self) -> None:
@@ -207,6 +217,50 @@ class StyleTransferWidget(QWidget):
             button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
 
+    # --- device: local, or a server ---
+
+    def _on_device_changed(self, value) -> None:
+        if value != REMOTE_DEVICE:
+            self._device_before = value
+            self.device_label.setText(f"Device: {value}")
+            return
+        current = self._remote.settings if self._remote is not None else load_settings()
+        try:
+            settings = RemoteDialog.ask(self, current)
+            connected = settings is not None and self.connect_remote(settings)
+        except StyleTransferError as error:
+            show_error(str(error))
+            connected = False
+        if not connected:  # back to the device chosen before
+            with self.form.device.changed.blocked():
+                self.form.device.value = self._device_before
+
+    def connect_remote(self, settings: RemoteSettings) -> bool:
+        """Run the next jobs on the server in ``settings`` (checked first, then saved).
+
+        Returns
+        -------
+        bool
+            False when the server cannot be reached or refuses the key (said
+            in a notification); the device choice is then left as it was.
+        """
+        remote = RemoteStylizer(settings)
+        try:
+            remote.check()
+        except StyleTransferError as error:
+            remote.close()
+            show_error(f"Cannot use the server at {settings.url}: {error}")
+            return False
+        save_settings(settings)
+        if self._remote is not None:
+            self._remote.close()
+        self._remote = remote
+        with self.form.device.changed.blocked():
+            self.form.device.value = REMOTE_DEVICE
+        self.device_label.setText(f"Device: {remote.label}")
+        self.status_label.setText(f"Jobs run on {remote.label}.")
+        return True
+
     # --- running ---
 
     def run(self) -> bool:
@@ -224,10 +278,8 @@ class StyleTransferWidget(QWidget):
         if self.busy:
             return False
         self._live_timer.stop()  # Run makes a new layer; pending live changes are moot
-        try:
-            plan = build_plan(values, self._data_position)
-        except StyleTransferError as error:
-            show_error(str(error))
+        plan = self._plan(values)
+        if plan is None:
             return False
         if plan.store is not None:  # all slices of a lazy stack: a view of the store on disk
             output = StoreOutputLayer.create_for(
@@ -245,6 +297,20 @@ class StyleTransferWidget(QWidget):
         self._start(plan, output, values.content)
         return True
 
+    def _plan(self, values):
+        """The run's plan, or None (the reason shown as a notification)."""
+        try:
+            plan = build_plan(values, self._data_position)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return None
+        if self._remote_stylizer() is not None:
+            plan.record["server"] = self._remote.settings.url
+        return plan
+
+    def _remote_stylizer(self) -> RemoteStylizer | None:
+        return self._remote if self.form.device.value == REMOTE_DEVICE else None
+
     def _start(self, plan, output: OutputLayer, content) -> None:
         self._output = output
         self._job_content = content
@@ -252,7 +318,11 @@ class StyleTransferWidget(QWidget):
         self.progress_bar.setValue(0)
         n_frames = len(plan.job.frames)
         self.status_label.setText(f"Starting ({n_frames} frame{'s' * (n_frames > 1)})…")
-        self._running = RunningJob(plan.job, self._on_update, self._on_finish, self._stylizer)
+        note = plan.upsampling_note
+        if note and output.created:  # said once per Run, not at every live re-render
+            show_info(note)
+        stylizer = self._remote_stylizer() or self._stylizer
+        self._running = RunningJob(plan.job, self._on_update, self._on_finish, stylizer)
         self._set_busy(True)
 
     def _data_position(self, layer) -> np.ndarray:
@@ -334,10 +404,8 @@ class StyleTransferWidget(QWidget):
         if layer is None:
             return
         values = self.form.values()
-        try:
-            plan = build_plan(values, self._data_position)
-        except StyleTransferError as error:
-            show_error(str(error))
+        plan = self._plan(values)
+        if plan is None:
             return
         if plan.stacked:
             return  # live updates cover single pictures; stacks need Run
@@ -449,8 +517,11 @@ def _progress_text(update: Update) -> str:
     parts.append(f"step {progress.step}/{progress.total}")
     if progress.stage:
         parts.append(progress.stage)
-    if update.eta is not None and not progress.done:
-        parts.append(f"about {format_seconds(update.eta)} left")
+    if not progress.done:
+        eta = update.eta
+        parts.append(
+            "estimating the time left" if eta is None else f"about {format_seconds(eta)} left"
+        )
     text = " · ".join(parts)
     return text[0].upper() + text[1:]
 
