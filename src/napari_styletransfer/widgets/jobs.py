@@ -72,7 +72,7 @@ class RunPlan:
         """What to tell the user when the result is upsampled more than 2× (else None)."""
         from ..api import upsampling_note
 
-        return upsampling_note(self.job.request, *self.job.frames[0].content.shape[:2])
+        return upsampling_note(self.job.request, *self.job.frames[0].shape[:2])
 
 
 def engine_style(choice: StyleChoice, data_position_of) -> object:
@@ -155,7 +155,10 @@ def build_plan(values: FormValues, data_position_of) -> RunPlan:
     mask_of = partial(_frame_mask, values, layout, shapes_mask=shapes_mask)
     lazy = stacked and is_lazy(data)
     if lazy:  # read in the worker, one slice at a time
-        frames = [LazyFrame(index, partial(read_frame, data), mask_of) for index in indices]
+        picture = data.shape[len(layout.stack_shape) :]
+        frames = [
+            LazyFrame(index, partial(read_frame, data), picture, mask_of) for index in indices
+        ]
     else:
         frames = [Frame(index, read_frame(data, index), mask_of(index)) for index in indices]
     request = StylizeRequest.create(

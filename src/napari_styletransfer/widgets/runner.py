@@ -48,6 +48,11 @@ class Frame:
     content: np.ndarray
     mask: np.ndarray | None = None
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The picture's shape."""
+        return self.content.shape
+
 
 class LazyFrame:
     """A frame whose pixels (and mask) are read only when the worker gets to it.
@@ -60,12 +65,17 @@ class LazyFrame:
         The stack index.
     read_content : callable
         ``index -> numpy.ndarray``.
+    shape : tuple of int
+        The picture's shape (known without reading it).
     read_mask : callable, optional
         ``index -> numpy.ndarray or None``.
     """
 
-    def __init__(self, index, read_content: Callable, read_mask: Callable | None = None) -> None:
+    def __init__(
+        self, index, read_content: Callable, shape: tuple, read_mask: Callable | None = None
+    ) -> None:
         self.index = index
+        self.shape = tuple(shape)
         self._read_content = read_content
         self._read_mask = read_mask
 
