@@ -2,7 +2,9 @@
 
 Every output is first written under a hidden temporary name next to its final
 place and renamed when complete, so a file at an output's name is always a
-finished result. Stacks are written into a hidden partial Zarr store whose
+finished result. Unlike :func:`napari_styletransfer.files.atomic_output`, the
+writer (a worker) and the renamer (the client, right after the manifest line
+is on disk) are different processes, so the temporary name is made here. Stacks are written into a hidden partial Zarr store whose
 name carries a digest of the parameters; a rerun with the same parameters
 continues it.
 """
