@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import StyleTransferError
 
-SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "learn-style", "serve", "export")
+SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "learn-style", "batch", "serve", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,13 @@ the widget checks nothing of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from .. import __version__
 from ..errors import StyleTransferError
+from . import stack_output
 from .form import FormValues, StyleChoice
 from .layers import (
     ALL_SLICES,
@@ -20,13 +22,15 @@ from .layers import (
     display_kwargs,
     frame_indices,
     full_resolution,
+    is_lazy,
     mask_from_labels,
     mask_from_shapes,
     output_geometry,
     parse_label_values,
     read_frame,
 )
-from .runner import Frame, FramesJob
+from .runner import Frame, FramesJob, LazyFrame
+from .stack_output import StackStore, store_name
 
 NAME_SEPARATOR = " · "
 
@@ -41,29 +45,34 @@ class RunPlan:
         The frames and the request.
     base_name : str
         "<content> · <style>" (made unique when the layer is added).
-    initial : numpy.ndarray
-        What the output layer shows before the first preview: the content.
+    initial : numpy.ndarray or None
+        What the output layer shows before the first preview: the content
+        (None for a lazy stack, whose output is ``store``).
     stacked : bool
         True when the output keeps the content's stack axes.
     layer_kwargs : dict
         Geometry and display arguments for ``viewer.add_image``.
     record : dict
         The run's parameters for the output's metadata.
+    store : StackStore or None
+        For all slices of a lazy (dask / zarr) stack: the Zarr store on disk that
+        the frames are written into and the output layer shows.
     """
 
     job: FramesJob
     base_name: str
-    initial: np.ndarray
+    initial: np.ndarray | None
     stacked: bool
     layer_kwargs: dict
     record: dict
+    store: StackStore | None = None
 
     @property
     def upsampling_note(self) -> str | None:
         """What to tell the user when the result is upsampled more than 2× (else None)."""
         from ..api import upsampling_note
 
-        return upsampling_note(self.job.request, *self.job.frames[0].content.shape[:2])
+        return upsampling_note(self.job.request, *self.job.frames[0].shape[:2])
 
 
 def engine_style(choice: StyleChoice, data_position_of) -> object:
@@ -142,26 +151,39 @@ def build_plan(values: FormValues, data_position_of) -> RunPlan:
     shapes_mask = None
     if values.mask is not None and type(values.mask).__name__ == "Shapes":
         shapes_mask = mask_from_shapes(values.mask, content, layout)
-    frames = [
-        Frame(
-            index,
-            read_frame(full_resolution(content), index),
-            _frame_mask(values, layout, index, shapes_mask),
-        )
-        for index in indices
-    ]
+    data = full_resolution(content)
+    mask_of = partial(_frame_mask, values, layout, shapes_mask=shapes_mask)
+    lazy = stacked and is_lazy(data)
+    if lazy:  # read in the worker, one slice at a time
+        picture = data.shape[len(layout.stack_shape) :]
+        frames = [
+            LazyFrame(index, partial(read_frame, data), picture, mask_of) for index in indices
+        ]
+    else:
+        frames = [Frame(index, read_frame(data, index), mask_of(index)) for index in indices]
     request = StylizeRequest.create(
         engine_style(values.style, data_position_of), **values.request_options()
     )
-    initial = np.array(full_resolution(content)) if stacked else frames[0].content.copy()
-    return RunPlan(
+    base_name = f"{content.name}{NAME_SEPARATOR}{values.style.label}"
+    record = _record(values, indices, stacked)
+    plan = RunPlan(
         job=FramesJob(frames, request),
-        base_name=f"{content.name}{NAME_SEPARATOR}{values.style.label}",
-        initial=initial,
+        base_name=base_name,
+        initial=None if lazy else np.array(data) if stacked else frames[0].content.copy(),
         stacked=stacked,
         layer_kwargs=output_geometry(content, keep_stack=stacked) | display_kwargs(content),
-        record=_record(values, indices, stacked),
+        record=record,
     )
+    if lazy:  # made last: nothing is written when a check above fails
+        plan.store = StackStore(
+            stack_output.stacks_folder() / store_name(base_name),
+            data.shape,
+            data.dtype,
+            layout.rgb,
+            record,
+        )
+        plan.job.sink = plan.store.write
+    return plan
 
 
 def with_mask(values: FormValues, mask_layer, region: str) -> FormValues:

@@ -137,6 +137,11 @@ def full_resolution(layer):
     return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
 
+def is_lazy(data) -> bool:
+    """True for layer data that is not in memory (dask, zarr and other array-likes)."""
+    return not isinstance(data, np.ndarray)
+
+
 def read_frame(data, index: tuple[int, ...]) -> np.ndarray:
     """Read one frame of a (possibly lazy, e.g. dask or zarr) layer array into memory."""
     return np.array(data[index] if index else data)

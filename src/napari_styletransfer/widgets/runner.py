@@ -48,6 +48,47 @@ class Frame:
     content: np.ndarray
     mask: np.ndarray | None = None
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The picture's shape."""
+        return self.content.shape
+
+
+class LazyFrame:
+    """A frame whose pixels (and mask) are read only when the worker gets to it.
+
+    For lazy (dask or zarr) stacks: one slice is in memory at a time, never the stack.
+
+    Parameters
+    ----------
+    index : tuple of int
+        The stack index.
+    read_content : callable
+        ``index -> numpy.ndarray``.
+    shape : tuple of int
+        The picture's shape (known without reading it).
+    read_mask : callable, optional
+        ``index -> numpy.ndarray or None``.
+    """
+
+    def __init__(
+        self, index, read_content: Callable, shape: tuple, read_mask: Callable | None = None
+    ) -> None:
+        self.index = index
+        self.shape = tuple(shape)
+        self._read_content = read_content
+        self._read_mask = read_mask
+
+    @property
+    def content(self) -> np.ndarray:
+        """The frame's pixels, read now (not kept)."""
+        return self._read_content(self.index)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The frame's mask, made now (not kept)."""
+        return None if self._read_mask is None else self._read_mask(self.index)
+
 
 @dataclass
 class FramesJob:
@@ -62,11 +103,15 @@ class FramesJob:
     chain_frames : bool
         Start each frame from the previous frame's result (``init=``), so a
         time series does not flicker.
+    sink : callable, optional
+        ``sink(index, result)``, called in the worker thread with each finished
+        frame (a lazy output store); the results are then not kept in memory.
     """
 
-    frames: list[Frame]
+    frames: list[Frame | LazyFrame]
     request: StylizeRequest
     chain_frames: bool = True
+    sink: Callable[[tuple[int, ...], np.ndarray], None] | None = None
 
 
 @dataclass
@@ -133,6 +178,8 @@ class Outcome:
         The device that ran it, as the engine reported it.
     error : Exception or None
         The failure, when status is "failed".
+    written : int
+        Frames handed to the job's sink instead of kept in ``results``.
     """
 
     status: str
@@ -140,6 +187,12 @@ class Outcome:
     seconds: float
     device: str = ""
     error: Exception | None = None
+    written: int = 0
+
+    @property
+    def frames_done(self) -> int:
+        """Finished frames, kept or written."""
+        return len(self.results) + self.written
 
 
 def preload_triton() -> None:
@@ -240,10 +293,12 @@ def run_job(
     """
     start = time.perf_counter()
     results: dict[tuple[int, ...], np.ndarray] = {}
+    written: list[tuple[int, ...]] = []
     device = ""
 
     def outcome(status: str, error: Exception | None = None) -> Outcome:
-        return Outcome(status, results, time.perf_counter() - start, device, error)
+        seconds = time.perf_counter() - start
+        return Outcome(status, results, seconds, device, error, written=len(written))
 
     lower_thread_priority()
     try:
@@ -259,7 +314,12 @@ def run_job(
                 for progress in steps:
                     device = progress.device or device
                     if progress.done:
-                        results[frame.index] = previous = progress.result
+                        previous = progress.result
+                        if job.sink is None:
+                            results[frame.index] = previous
+                        else:
+                            job.sink(frame.index, previous)
+                            written.append(frame.index)
                     now = time.perf_counter()
                     fraction = job_fraction(number, len(job.frames), progress)
                     first = first or (now, fraction)

@@ -48,6 +48,7 @@ from .runner import (
     call_in_thread,
     warm_up_in_background,
 )
+from .stack_output import StoreOutputLayer
 
 logger = logging.getLogger(__name__)
 
@@ -282,9 +283,19 @@ class StyleTransferWidget(QWidget):
         plan = self._plan(values)
         if plan is None:
             return False
-        output = OutputLayer.create(
-            self.viewer, plan.base_name, plan.initial, plan.stacked, plan.record, plan.layer_kwargs
-        )
+        if plan.store is not None:  # all slices of a lazy stack: a view of the store on disk
+            output = StoreOutputLayer.create_for(
+                self.viewer, plan.base_name, plan.store, plan.record, plan.layer_kwargs
+            )
+        else:
+            output = OutputLayer.create(
+                self.viewer,
+                plan.base_name,
+                plan.initial,
+                plan.stacked,
+                plan.record,
+                plan.layer_kwargs,
+            )
         self._start(plan, output, values.content)
         return True
 
@@ -349,6 +360,8 @@ class StyleTransferWidget(QWidget):
         if output is not None and not superseded:
             output.settle(outcome, _final_record(outcome))
         self._report(outcome)
+        if isinstance(output, StoreOutputLayer) and outcome.status != FAILED:
+            self.status_label.setText(f"{self.status_label.text()} Saved in {output.store.path}.")
         if rerun:
             self._run_live()
 
@@ -564,5 +577,5 @@ def _final_record(outcome: Outcome) -> dict:
         "status": outcome.status,
         "seconds": round(outcome.seconds, 3),
         "device": outcome.device,
-        "frames_done": len(outcome.results),
+        "frames_done": outcome.frames_done,
     }
