@@ -294,3 +294,12 @@ def test_a_worker_killed_mid_batch_loses_no_item(client, fast_request, tmp_path)
         assert_stylised_like(out / path.name, read_image(path))
     assert no_temporaries(out) == []
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_a_local_cluster_gives_the_process_its_environment_back(fast_request):
+    import os
+
+    before = dict(os.environ)
+    with connect(workers=1, torch_threads=1):
+        pass
+    assert dict(os.environ) == before  # dask's nannies set OMP_NUM_THREADS=1 & co. here

@@ -184,6 +184,9 @@ def connect(
     import torch
 
     plan = plan_local_cluster(torch.cuda.device_count(), usable_cores(), workers)
+    # dask's nannies live in this process and set OMP_NUM_THREADS=1 & co. in its
+    # environment for their workers: give this process its own back at the end
+    environment = dict(os.environ)
     # a second task waits on each worker, so it never idles between results and the next task
     with dask.config.set({"distributed.scheduler.worker-saturation": WORKER_SATURATION}):
         cluster = LocalCluster(
@@ -203,6 +206,8 @@ def connect(
             yield client
     finally:
         cluster.close()
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def _set_up_workers(client: Client, plugin: StyleTransferWorker) -> None:
