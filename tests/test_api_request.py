@@ -25,9 +25,13 @@ def photo():
 
 
 def test_stylize_and_iter_stylize_share_the_requests_options():
+    from napari_styletransfer.client import Client
+
     expected = ["content", "style", *MAIN_OPTIONS, "advanced"]
     for function in (napari_styletransfer.stylize, napari_styletransfer.iter_stylize):
         assert list(inspect.signature(function).parameters) == expected
+    for method in (Client.stylize, Client.iter_stylize):  # the remote API takes the same
+        assert list(inspect.signature(method).parameters) == ["self", *expected]
     defaults = {
         name: p.default
         for name, p in inspect.signature(iter_stylize).parameters.items()
