@@ -139,7 +139,22 @@ class Client:
                 return report.result
         raise RemoteError("The server's job ended without a result.")  # pragma: no cover
 
-    def iter_stylize(self, content, style, **kwargs) -> RemoteRun:
+    def iter_stylize(
+        self,
+        content,
+        style,
+        *,
+        mask=None,
+        region: str = "inside",
+        method: str = "quality",
+        max_size: int = 512,
+        steps: int | None = None,
+        style_strength: float = 1.0,
+        preserve_color: bool = False,
+        device: str = "auto",
+        seed: int = 0,
+        **advanced,
+    ) -> RemoteRun:
         """Like :func:`napari_styletransfer.iter_stylize`, on the server.
 
         The arguments are checked here first (a :class:`StylizeRequest`, as
@@ -147,7 +162,20 @@ class Client:
         """
         from .api import StylizeRequest
 
-        return self.iter_run(StylizeRequest.create(style, **kwargs), content)
+        request = StylizeRequest.create(
+            style,
+            mask=mask,
+            region=region,
+            method=method,
+            max_size=max_size,
+            steps=steps,
+            style_strength=style_strength,
+            preserve_color=preserve_color,
+            device=device,
+            seed=seed,
+            **advanced,
+        )
+        return self.iter_run(request, content)
 
     def iter_run(self, request, content) -> RemoteRun:
         """Like :func:`napari_styletransfer.api.iter_run`: run a request on the server.
