@@ -74,3 +74,11 @@ def test_truncated_files_are_refused(tmp_path):
     cut.write_bytes(good.read_bytes()[:60])
     with pytest.raises(StyleTransferError, match="Cannot read"):
         read_image(cut)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with atomic_output(tmp_path / "out.png") as temporary:
+        temporary.write_bytes(b"x")
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~umask

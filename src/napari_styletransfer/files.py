@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -75,14 +75,26 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent
-    )
-    os.close(handle)
-    temporary = Path(name)
+    temporary = _new_temporary(path)
     try:
         yield temporary
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+def _new_temporary(path: Path) -> Path:
+    """An empty new file beside ``path``, created with the usual permissions.
+
+    (``tempfile.mkstemp`` would make it readable by its owner only, and the
+    rename would carry that over to the user's output.)
+    """
+    for _ in range(100):
+        temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temporary
+    raise StyleTransferError(f"Cannot create a temporary file beside {path}.")  # pragma: no cover
