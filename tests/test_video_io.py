@@ -179,8 +179,10 @@ def test_output_checks_happen_before_any_work(tmp_path):
             VideoWriter(tmp_path / name, fps=10)
     existing = tmp_path / "exists.mp4"
     existing.write_bytes(b"old")
-    with pytest.raises(StyleTransferError, match="already exists"):
+    with pytest.raises(StyleTransferError, match="exists: choose"):
         check_output(existing)
+    with pytest.raises(StyleTransferError, match="also an input"):
+        check_output(existing, overwrite=True, inputs=[existing])
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.png").write_bytes(b"x")

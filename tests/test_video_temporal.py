@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from napari_styletransfer import StyleTransferError
+from napari_styletransfer.segmentation import mask_from_probability
 from napari_styletransfer.video.flow import FlowEstimator
 from napari_styletransfer.video.metrics import temporal_error, temporal_errors
 from napari_styletransfer.video.temporal import (
@@ -14,7 +15,7 @@ from napari_styletransfer.video.temporal import (
     GridAligner,
     MaskSmoother,
     OutputBlender,
-    pixel_target,
+    temporal_guide,
 )
 from video_scenes import pan, texture
 
@@ -129,7 +130,7 @@ def test_mask_smoothing_stops_the_edge_from_shimmering():
     frames = [f for f, _, _ in sequence]
     raw = [p > 0.5 for _, p, _ in sequence]
     tracker, smoother = FlowTracker(), MaskSmoother()
-    smooth = [smoother.step(tracker.step(f), p) for f, p, _ in sequence]
+    smooth = [mask_from_probability(smoother.smooth(tracker.step(f), p)) for f, p, _ in sequence]
     assert edge_shimmer(frames, smooth) < 0.6 * edge_shimmer(frames, raw)
     truths = [truth for _, _, truth in sequence]
     # it follows the moving disk at least as closely as the per-frame masks do
@@ -140,20 +141,20 @@ def overlap(mask: np.ndarray, truth: np.ndarray) -> float:
     return np.logical_and(mask, truth).sum() / np.logical_or(mask, truth).sum()
 
 
-def test_pixel_target_is_the_warped_previous_result(frames):
+def test_temporal_guide_is_the_warped_previous_result(frames):
     previous, current = frames[0], frames[1]
     pair = FlowEstimator().between(
         *(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (previous, current))
     )
     result = previous.astype(np.float32) / 255  # stands for the previous frame's stylised result
-    guide = pixel_target(pair, result)
+    guide = temporal_guide(pair, result)
     assert guide.target.shape == result.shape and guide.target.dtype == np.float32
     assert guide.weights.shape == result.shape[:2] and set(np.unique(guide.weights)) <= {0, 1}
     reliable = guide.weights > 0
     error = np.abs(guide.target - current.astype(np.float32) / 255)[reliable].mean()
     assert error < 0.01
     assert guide.weights[:, -1].max() == 0  # content entering from the right has no target
-    half = pixel_target(pair, cv2.resize(result, (64, 48)))  # a smaller working size
+    half = temporal_guide(pair, cv2.resize(result, (64, 48)))  # a smaller working size
     assert half.target.shape == (48, 64, 3) and half.weights.shape == (48, 64)
 
 

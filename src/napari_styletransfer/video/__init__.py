@@ -6,7 +6,7 @@ frame-agnostic (docs/video.md).
 """
 
 from .formats import VIDEO_SUFFIXES, is_video_file
-from .reader import FrameReader, VideoInfo, open_video
+from .reader import FrameReader, VideoInfo, open_video, read_mask_stack
 from .writer import Cancelled, VideoWriter, check_output
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "check_output",
     "is_video_file",
     "open_video",
+    "read_mask_stack",
 ]

@@ -469,6 +469,22 @@ def _check_same_size(files: list[Path]) -> None:
             )
 
 
+def read_mask_stack(path: str | Path) -> np.ndarray:
+    """One mask per frame from a video or a folder of images, as a bool T×H×W array.
+
+    In a folder (lossless files) every nonzero pixel is mask; in a video file,
+    whose codec blurs the values, pixels brighter than half the range are.
+    One byte per pixel is held for the whole video.
+    """
+    with open_video(path) as reader:
+        lossy = isinstance(reader, VideoFileReader)
+        masks = np.empty((len(reader), reader.info.height, reader.info.width), bool)
+        for index, frame in enumerate(reader.iter_frames()):
+            values = frame if frame.ndim == 2 else frame[..., :3].max(axis=2)
+            masks[index] = values > 127 if lossy else values != 0
+    return masks
+
+
 __all__ = [
     "VIDEO_SUFFIXES",
     "FrameFolderReader",
@@ -478,4 +494,5 @@ __all__ = [
     "frame_files",
     "natural_key",
     "open_video",
+    "read_mask_stack",
 ]

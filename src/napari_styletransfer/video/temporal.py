@@ -194,24 +194,23 @@ class OutputBlender:
 
 
 class MaskSmoother:
-    """Temporally stable subject masks from per-frame probabilities.
+    """Temporally stable subject probabilities, for masks that do not shimmer.
 
     ``p̂_t = p_t + memory × c × (warp(p̂_{t−1}) − p_t)``: the probability is
     averaged along the flow where it is reliable, so the edge moves with the
     subject instead of shimmering from frame to frame; where something new
-    appears, the frame's own probability is used as is.
+    appears, the frame's own probability is used as is. The smoothed
+    probability then goes through the one road to a mask
+    (:func:`napari_styletransfer.segmentation.mask_from_probability`).
 
     Parameters
     ----------
     memory : float
         0 (off) to 1; default :data:`DEFAULT_MASK_MEMORY`.
-    threshold : float
-        Probability above which a pixel belongs to the subject.
     """
 
-    def __init__(self, memory: float = DEFAULT_MASK_MEMORY, threshold: float = 0.5) -> None:
+    def __init__(self, memory: float = DEFAULT_MASK_MEMORY) -> None:
         self.memory = _check_strength("memory", memory)
-        self.threshold = _check_strength("threshold", threshold)
         self._previous: np.ndarray | None = None
 
     def smooth(self, pair: FramePair | None, probability: np.ndarray) -> np.ndarray:
@@ -227,13 +226,9 @@ class MaskSmoother:
         self._previous = out
         return out
 
-    def step(self, pair: FramePair | None, probability: np.ndarray) -> np.ndarray:
-        """The subject mask (bool H×W) for this frame."""
-        return self.smooth(pair, probability) > self.threshold
-
 
 @dataclass(frozen=True)
-class PixelTarget:
+class TemporalGuide:
     """Hold these pixels to this target with these weights (quality mode's temporal term).
 
     Attributes
@@ -250,7 +245,7 @@ class PixelTarget:
     weights: np.ndarray
 
 
-def pixel_target(pair: FramePair, previous_result: np.ndarray) -> PixelTarget:
+def temporal_guide(pair: FramePair, previous_result: np.ndarray) -> TemporalGuide:
     """The temporal target for a frame from the previous frame's result.
 
     Parameters
@@ -263,4 +258,6 @@ def pixel_target(pair: FramePair, previous_result: np.ndarray) -> PixelTarget:
     """
     previous_result = np.asarray(previous_result, dtype=np.float32)
     size = previous_result.shape[:2]
-    return PixelTarget(pair.warp(previous_result), pair.weights_at(size).astype(np.float32))
+    # bicubic: frame after frame, bilinear resampling would blur the held pixels
+    target = np.clip(pair.warp(previous_result, cv2.INTER_CUBIC), 0.0, 1.0)
+    return TemporalGuide(target, pair.weights_at(size).astype(np.float32))

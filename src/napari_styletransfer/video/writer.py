@@ -9,14 +9,17 @@ succeeds. Interrupted (Ctrl-C, or :meth:`VideoWriter.abort` with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from .. import files
 from ..errors import StyleTransferError
 from .formats import Encoding, encoding_for, is_frame_folder_path
 
@@ -28,8 +31,19 @@ class Cancelled(Exception):
     """Raised inside a ``with VideoWriter(...)`` block to stop and keep a partial file."""
 
 
-def check_output(path: str | Path, *, overwrite: bool = False) -> Encoding | None:
+def check_output(
+    path: str | Path, *, overwrite: bool = False, inputs: Iterable[str | Path] = ()
+) -> Encoding | None:
     """Check that a video (or frame folder) can be written at ``path``, before any work.
+
+    Parameters
+    ----------
+    path : str or Path
+        A video file, or a folder (no suffix) for frames.
+    overwrite : bool
+        Allow replacing an existing output (never an input).
+    inputs : iterable of str or Path
+        What the job reads; the output may not be one of them.
 
     Returns
     -------
@@ -39,29 +53,23 @@ def check_output(path: str | Path, *, overwrite: bool = False) -> Encoding | Non
     Raises
     ------
     StyleTransferError
-        For a suffix no encoder writes, an existing output without
-        ``overwrite``, or a parent that is a file.
+        For a suffix no encoder writes, an output that is an input, an
+        existing output without ``overwrite``, or a folder that cannot be written.
     """
     path = Path(path)
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise StyleTransferError(f"Cannot write {path}: {parent} is a file, not a folder.")
-            break
-    if is_frame_folder_path(path):
-        if path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise StyleTransferError(
-                f"The folder {path} already holds files: choose another, or allow overwriting."
-            )
-        return None
-    encoding = encoding_for(path)
-    if path.is_dir():
-        raise StyleTransferError(f"{path} is a folder; give a file name like out.mp4.")
-    if path.exists() and not overwrite:
+    if not is_frame_folder_path(path):
+        encoding = encoding_for(path)
+        files.check_output(path, overwrite=overwrite, inputs=inputs)
+        return encoding
+    resolved = path.resolve()
+    if any(Path(item).resolve() == resolved for item in inputs):
+        raise StyleTransferError(f"The output {path} is also an input: choose another folder.")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise StyleTransferError(
-            f"{path} already exists: choose another name, or allow overwriting."
+            f"The folder {path} already holds files: choose another or pass --overwrite."
         )
-    return encoding
+    files.check_output(path / "frame.png", overwrite=True)  # the folder can be made and written
+    return None
 
 
 def check_fps(fps: object) -> float:
@@ -93,6 +101,8 @@ class VideoWriter:
         Values that map to 0 and 255 for non-uint8 frames going into a video.
         Default: 0–1 for floats inside it, else the first frame's min–max
         (fixed for the whole video, so brightness does not flicker).
+    inputs : iterable of str or Path
+        What the job reads: the output may not be one of them.
 
     Examples
     --------
@@ -110,13 +120,15 @@ class VideoWriter:
         *,
         overwrite: bool = False,
         value_range: tuple[float, float] | None = None,
+        inputs: Iterable[str | Path] = (),
     ) -> None:
         self.path = Path(path)
         self.fps = check_fps(fps)
         self.overwrite = bool(overwrite)
-        self._encoding = check_output(self.path, overwrite=self.overwrite)
+        self._encoding = check_output(self.path, overwrite=self.overwrite, inputs=inputs)
         self._value_range = value_range
         self._sink: _ContainerSink | _FolderSink | None = None
+        self._atomic: contextlib.ExitStack | None = None
         self.frames_written = 0
         self.written: Path | None = None  # the final (or partial) path, once closed
 
@@ -144,15 +156,25 @@ class VideoWriter:
             raise StyleTransferError(
                 f"A video frame must be H×W, H×W×3 or H×W×4, not {frame.shape}."
             )
-        temp = self.path.with_name(f".{self.path.name}.writing-{uuid.uuid4().hex[:8]}")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StyleTransferError(f"Cannot create {self.path.parent}: {error}") from error
         if self._encoding is None:
+            temp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.partial")
             return _FolderSink(temp, frame)
+        # a temporary file beside the target, renamed when complete (files.atomic_output)
+        self._atomic = contextlib.ExitStack()
+        temp = self._atomic.enter_context(files.atomic_output(self.path))
         low_high = self._value_range or default_value_range(frame)
-        return _ContainerSink(temp, self._encoding, self.fps, frame, low_high)
+        try:
+            return _ContainerSink(temp, self._encoding, self.fps, frame, low_high)
+        except BaseException:
+            self._release_temporary()
+            raise
+
+    def _release_temporary(self) -> None:
+        """Leave atomic_output as after a failure: its temporary file (if any) is removed."""
+        atomic, self._atomic = self._atomic, None
+        if atomic is not None:
+            stop = Cancelled("not completed")
+            atomic.__exit__(Cancelled, stop, None)
 
     def close(self) -> Path:
         """Finish the file and move it to its final name.
@@ -167,11 +189,16 @@ class VideoWriter:
         StyleTransferError
             When no frame was written.
         """
-        if self._sink is None:
+        sink, self._sink = self._sink, None
+        if sink is None:
             raise StyleTransferError(f"No frames were written to {self.path.name}.")
-        temp = self._sink.finish()
-        _move_into_place(temp, self.path)
-        self.written, self._sink = self.path, None
+        temp = sink.finish()
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            atomic.close()  # renames the temporary file to the final name
+        else:
+            _move_into_place(temp, self.path)
+        self.written = self.path
         return self.path
 
     def abort(self, keep_partial: bool = True) -> Path | None:
@@ -185,13 +212,15 @@ class VideoWriter:
         sink, self._sink = self._sink, None
         if sink is None:
             return None
-        if not keep_partial or self.frames_written == 0:
+        kept = None
+        if keep_partial and self.frames_written > 0:
+            temp = sink.finish()
+            kept = self.written = self.partial_path
+            os.replace(temp, kept)
+        else:
             sink.discard()
-            return None
-        temp = sink.finish()
-        self.written = self.partial_path
-        os.replace(temp, self.written)
-        return self.written
+        self._release_temporary()
+        return kept
 
     def __enter__(self) -> VideoWriter:
         return self
