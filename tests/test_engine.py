@@ -215,7 +215,7 @@ def test_bad_arguments_raise(content, style, kwargs, message):
     [
         (np.zeros((0, 0, 3), np.uint8), "starry-night", "at least"),
         (np.zeros((8, 8, 3), np.uint8), "starry-night", "at least"),
-        (np.zeros((2, 64, 64, 3), np.uint8), "starry-night", "expected H×W"),
+        (np.zeros((1, 2, 64, 64, 3), np.uint8), "starry-night", "expected H×W"),
         (np.full((64, 64, 3), np.nan, np.float32), "starry-night", "NaN"),
         (np.zeros((64, 64, 3), np.uint8), "no-such-painting", "neither a file"),
         (np.zeros((64, 64, 3), np.uint8), "preset:3", "fast"),

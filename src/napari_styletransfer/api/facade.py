@@ -205,12 +205,21 @@ def iter_run(request: StylizeRequest, content: object) -> Iterator[Progress]:
     its last report carries the ``result``. Closing it stops the run at the
     next step and frees device memory.
 
+    A T×H×W×C (or T×H×W grayscale) array is a video or stack: its frames
+    run one after another with temporal consistency
+    (:mod:`napari_styletransfer.api.frames`), and the last report's result
+    is the stylised stack.
+
     Raises
     ------
     StyleTransferError
         At once for bad content; while running for an impossible run (e.g. no
         subject found for ``mask="auto"``, the GPU out of memory).
     """
+    from .frames import is_frame_stack, iter_run_stack
+
+    if is_frame_stack(content):
+        return iter_run_stack(request, content)
     return _run(prepare(request, content))
 
 
@@ -338,6 +347,7 @@ def stylize(
     ----------
     content : numpy.ndarray
         H×W (grayscale), H×W×3 (RGB) or H×W×4 (RGBA); uint8, uint16 or float.
+        A T×H×W×C (or T×H×W) array is a video: see ``temporal``.
     style : array, str, path, or a list of those
         Style image(s): arrays, bundled painting names (see
         :func:`napari_styletransfer.style_names`), image files, or (fast mode)
@@ -365,15 +375,17 @@ def stylize(
         Seed for the random parts; the same seed gives the same result on the CPU.
     **advanced
         ``style_weights``, ``init``, ``feather``, ``color_method``,
-        ``tile_size`` (see :class:`~napari_styletransfer.api.StylizeRequest`)
+        ``tile_size``, ``temporal`` (videos: frames consistent along the
+        optical flow, default True) (see
+        :class:`~napari_styletransfer.api.StylizeRequest`)
         and quality mode's settings (see
         :class:`~napari_styletransfer.quality.settings.QualitySettings`).
 
     Returns
     -------
     numpy.ndarray
-        Same shape, dtype and value range as ``content``; alpha unchanged.
-        With a mask, pixels further than ``feather`` pixels from the styled
+        Same shape, dtype and value range as ``content`` (a video: the
+        stylised stack); alpha unchanged. With a mask, pixels further than ``feather`` pixels from the styled
         region are exactly the content's.
 
     Raises

@@ -47,7 +47,7 @@ MAIN_OPTIONS = (
     "seed",
 )
 # advanced arguments that belong to the facade rather than to one engine
-FACADE_OPTIONS = ("style_weights", "init", "feather", "color_method", "tile_size")
+FACADE_OPTIONS = ("style_weights", "init", "feather", "color_method", "tile_size", "temporal")
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +65,8 @@ class StylizeRequest:
     style_weights : tuple of float
         Normalised blend weights, one per style.
     mask : None, "auto" or numpy.ndarray
-        H×W (nonzero = mask) or "auto" (the subject found by the bundled UNet).
+        H×W (nonzero = mask), T×H×W (one mask per frame of a video), or
+        "auto" (the subject found by the bundled UNet).
     region, method, max_size, steps, style_strength, preserve_color, device, seed
         As in :func:`napari_styletransfer.stylize`.
     init : {"content", "noise", "fast"} or numpy.ndarray
@@ -76,6 +77,10 @@ class StylizeRequest:
         How ``preserve_color`` works.
     tile_size : int or None
         Fast mode: tile size for large images (automatic when None).
+    temporal : bool
+        Videos and stacks: make each frame consistent with the previous one
+        along the optical flow (docs/video.md); False stylises every frame on
+        its own.
     quality : QualitySettings
         Quality mode's advanced settings.
     """
@@ -95,6 +100,7 @@ class StylizeRequest:
     feather: int = 4
     color_method: str = "luminance"
     tile_size: int | None = None
+    temporal: bool = True
     quality: QualitySettings = field(default_factory=QualitySettings)
 
     def __post_init__(self) -> None:
@@ -125,6 +131,7 @@ class StylizeRequest:
                 "tile_size",
                 check_number("tile_size", self.tile_size, MIN_TILE, MAX_SIDE, integer=True),
             )
+        put("temporal", check_flag("temporal", self.temporal))
         if not isinstance(self.quality, QualitySettings):
             raise StyleTransferError("quality must be a QualitySettings.")
 
@@ -250,8 +257,10 @@ def _check_mask(mask: object) -> str | np.ndarray | None:
         raise StyleTransferError(f"The mask must hold numbers or booleans, not {array.dtype}.")
     if array.ndim == 3 and array.shape[2] in (1, 3, 4):
         array = array[..., :3].max(axis=2) if array.shape[2] > 1 else array[..., 0]
-    if array.ndim != 2:
-        raise StyleTransferError(f"The mask must be an H×W array, not shape {array.shape}.")
+    if array.ndim not in (2, 3):  # 3: one mask per frame of a video
+        raise StyleTransferError(
+            f"The mask must be an H×W array (T×H×W for a video), not shape {array.shape}."
+        )
     if array.dtype.kind == "f" and np.isnan(array).any():
         raise StyleTransferError("The mask contains NaN values.")
     return array

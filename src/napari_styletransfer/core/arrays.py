@@ -93,7 +93,7 @@ def check_image(image: object, what: str = "content") -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise StyleTransferError(
             f"The {name} has shape {array.shape}: expected H×W (grayscale), "
-            "H×W×3 (RGB) or H×W×4 (RGBA). For stacks, pass one slice at a time."
+            "H×W×3 (RGB) or H×W×4 (RGBA); as content, also a T×H×W(×C) video or stack."
         )
     if min(array.shape[:2]) < MIN_SIDE:
         raise StyleTransferError(
