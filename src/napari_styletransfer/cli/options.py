@@ -7,6 +7,7 @@ checks them, like it checks the Python API's.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import StyleTransferError
@@ -28,7 +29,9 @@ def add_stylize_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--style-weights", help="blend weights, e.g. 0.7,0.3 (one per --style)")
     parser.add_argument(
-        "--mask", help="mask PNG (nonzero = mask), or 'auto' to segment the subject"
+        "--mask",
+        help="mask PNG (nonzero = mask), 'auto' to segment the subject, or for a video "
+        "a video or folder with one mask per frame",
     )
     parser.add_argument("--region", choices=("inside", "outside"), default="inside")
     parser.add_argument("--method", choices=("quality", "fast"), default="quality")
@@ -39,6 +42,11 @@ def add_stylize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-temporal",
+        action="store_true",
+        help="videos: stylise every frame on its own (no consistency along the optical flow)",
+    )
     add_max_pixels_option(parser)
 
 
@@ -72,9 +80,15 @@ def parse_weights(text: str | None) -> list[float] | None:
 
 
 def load_mask(spec: str | None, max_pixels: int = DEFAULT_MAX_PIXELS):
-    """A mask argument: None, "auto", or an image file read as an array."""
+    """A mask argument: None, "auto", an image file, or (videos) a video or folder of masks."""
     if spec is None or spec == "auto":
         return spec
+    from ..video.formats import is_video_file
+
+    if is_video_file(spec) or Path(spec).is_dir():
+        from ..video import read_mask_stack
+
+        return read_mask_stack(spec)
     return read_image(spec, max_pixels=max_pixels)
 
 
@@ -88,7 +102,7 @@ def request_from_args(args: argparse.Namespace) -> StylizeRequest:
     """
     from ..api import StylizeRequest  # torch: imported when a run starts, not for --help
 
-    options: dict = {"style_scale": args.style_scale}
+    options: dict = {"style_scale": args.style_scale, "temporal": not args.no_temporal}
     weights = parse_weights(args.style_weights)
     if weights is not None:
         options["style_weights"] = weights

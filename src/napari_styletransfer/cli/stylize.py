@@ -12,6 +12,7 @@ from ..files import check_output
 from ..image_io import read_image, write_image
 from .options import add_overwrite_option, add_stylize_options, request_from_args
 from .progress_bar import last_report, with_progress
+from .video import add_video_options, is_video_job, run_video
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -21,10 +22,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="stylise an image with one or more paintings",
         description="Stylise CONTENT with the style of one or more paintings.",
     )
-    p.add_argument("content", help="content image file (PNG, JPEG, TIFF …)")
-    p.add_argument("-o", "--output", required=True, help="output image file")
+    p.add_argument(
+        "content",
+        help="content image file (PNG, JPEG, TIFF …), video (.mp4, .avi, .gif, .webm, .mov, "
+        ".mkv) or folder of frames",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, help="output image, video, or folder (for frames)"
+    )
     add_overwrite_option(p)
     add_stylize_options(p)
+    add_video_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
     return p
 
@@ -33,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``stylize`` subcommand."""
     from ..api import iter_run, upsampling_note
 
+    if is_video_job(args.content, args.output):
+        return run_video(args)
     check_output(args.output, overwrite=args.overwrite, inputs=[args.content])
     request = request_from_args(args)
     content = read_image(args.content, max_pixels=args.max_pixels)
