@@ -7,7 +7,14 @@ import threading
 import numpy as np
 
 from napari_styletransfer.core.progress import Progress
-from napari_styletransfer.widgets.runner import DONE, Frame, FramesJob, Update, run_job
+from napari_styletransfer.widgets.runner import (
+    DONE,
+    Frame,
+    FramesJob,
+    LazyFrame,
+    Update,
+    run_job,
+)
 
 
 def test_time_left_leaves_the_slow_start_out():
@@ -20,28 +27,60 @@ def test_time_left_leaves_the_slow_start_out():
     assert naive > 3 * later.eta
 
 
-def test_frames_run_in_order_with_their_own_masks_and_the_previous_result():
+def test_a_stack_goes_to_the_stylizer_once_and_comes_back_frame_by_frame():
     from napari_styletransfer.api import StylizeRequest
+    from napari_styletransfer.api.frames import FrameProgress
 
     seen = []
 
     def stylizer(request, content):
-        seen.append((request.mask, request.init))
-        yield Progress(1, 1, 1.0, 0.0, "cpu", result=content + 1)
+        seen.append((content.shape, request.mask.shape))
+        for t in range(len(content)):
+            result = content[t] + request.mask[t].astype(np.uint8)
+            yield FrameProgress(1, 1, (t + 1) / len(content), 0.0, "cpu", frame=t, frame_count=2)
+            yield FrameProgress(
+                1,
+                1,
+                (t + 1) / len(content),
+                0.0,
+                "cpu",
+                frame=t,
+                frame_count=2,
+                frame_result=result,
+            )
 
-    frames = [
-        Frame((i,), np.full((16, 16), i, np.uint8), np.eye(16) if i else None) for i in (0, 1)
-    ]
+    frames = [Frame((i,), np.full((16, 16), i, np.uint8), np.eye(16) * i) for i in (0, 1)]
     job = FramesJob(frames, StylizeRequest.create("preset:1", method="fast"))
-    runner = run_job(job, threading.Event(), stylizer)
+    updates, outcome = drive(run_job(job, threading.Event(), stylizer))
+    assert outcome.status == DONE and seen == [((2, 16, 16), (2, 16, 16))]
+    np.testing.assert_array_equal(outcome.results[(1,)], 1 + np.eye(16))
+    np.testing.assert_array_equal(outcome.results[(0,)], np.zeros((16, 16)))
+    assert [u.frame for u in updates] == [0, 0, 1, 1]
+    assert [u.fraction for u in updates] == [0.5, 0.5, 1.0, 1.0]  # the stack's own count
+
+
+def test_lazy_frames_are_read_one_at_a_time_and_go_to_the_sink():
+    from napari_styletransfer.api import StylizeRequest
+
+    reads, written = [], []
+
+    def read(index):
+        reads.append(index)
+        return np.full((32, 32, 3), 40 * (index[0] + 1), np.uint8)
+
+    frames = [LazyFrame((i,), read, (32, 32, 3)) for i in range(3)]
+    request = StylizeRequest.create("preset:1", method="fast", max_size=32, device="cpu")
+    job = FramesJob(frames, request, sink=lambda index, result: written.append(index))
+    _, outcome = drive(run_job(job, threading.Event()))
+    assert outcome.status == DONE, outcome.error
+    assert written == [(0,), (1,), (2,)] and outcome.results == {} and outcome.written == 3
+    assert reads == [(0,), (1,), (2,)]  # each slice read once, in order, when its turn came
+
+
+def drive(runner):
     updates = []
     try:
         while True:
             updates.append(next(runner))
     except StopIteration as stop:
-        outcome = stop.value
-    assert outcome.status == DONE and sorted(outcome.results) == [(0,), (1,)]
-    assert seen[0][0] is None and isinstance(seen[0][1], str)
-    np.testing.assert_array_equal(seen[1][0], np.eye(16))
-    np.testing.assert_array_equal(seen[1][1], frames[0].content + 1)
-    assert [u.frame for u in updates] == [0, 1]
+        return updates, stop.value

@@ -260,13 +260,15 @@ def test_unexpected_error_mid_run_is_reported(
     assert errors == ["Style transfer failed unexpectedly (RuntimeError: simulated driver crash)."]
 
 
-def test_all_slices_of_a_stack_chain_frames(qtbot, style_widget, gradient_rgb, stripes_rgb):
+def test_all_slices_of_a_stack_go_through_the_facade_as_one_video(
+    qtbot, style_widget, gradient_rgb, stripes_rgb
+):
     from napari_styletransfer.api import iter_run
 
-    inits = []
+    calls = []
 
     def recording_engine(request, content):
-        inits.append(request.init)
+        calls.append((request.temporal, content.shape))
         return iter_run(request, content)
 
     viewer, _ = style_widget
@@ -284,10 +286,8 @@ def test_all_slices_of_a_stack_chain_frames(qtbot, style_widget, gradient_rgb, s
     np.testing.assert_allclose(output.scale, movie.scale)
     for frame in range(3):
         assert not np.array_equal(output.data[frame], stack[frame])
-    # frame 1 starts from frame 0's result, frame 2 from frame 1's
-    assert isinstance(inits[0], str) and inits[0] == "content"
-    np.testing.assert_array_equal(inits[1], output.data[0])
-    np.testing.assert_array_equal(inits[2], output.data[1])
+    # one call with the whole stack: the facade sequences the frames with temporal consistency
+    assert calls == [(True, stack.shape)]
     assert output.metadata[METADATA_KEY]["frames_done"] == 3
 
 

@@ -109,7 +109,7 @@ def iter_run_frames(
     if count is None and hasattr(frames, "__len__"):
         count = len(frames)
     masks = _masks_per_frame(request.mask, count)
-    return _run_frames(request, iter(frames), masks, count)
+    return _run_frames(request, (np.asarray(frame) for frame in frames), masks, count)
 
 
 def iter_run_stack(request: StylizeRequest, stack) -> Iterator[Progress]:
@@ -121,9 +121,7 @@ def iter_run_stack(request: StylizeRequest, stack) -> Iterator[Progress]:
     count = int(stack.shape[0])
     if count == 0:
         raise StyleTransferError("The stack has no frames.")
-    frames = (np.asarray(stack[t]) for t in range(count))
-    reports = iter_run_frames(request, frames, count=count)
-    return _collect(reports, count)
+    return _collect(iter_run_frames(request, stack), count)
 
 
 def _collect(reports: Iterator[FrameProgress], count: int) -> Generator[Progress, None, np.ndarray]:
@@ -151,13 +149,13 @@ def _collect(reports: Iterator[FrameProgress], count: int) -> Generator[Progress
 
 def _masks_per_frame(mask, count: int | None):
     """A function ``t -> the request mask for frame t``."""
-    if isinstance(mask, np.ndarray) and mask.ndim == 3:
+    if mask is not None and not isinstance(mask, str) and len(getattr(mask, "shape", ())) == 3:
         if count is not None and mask.shape[0] != count:
             raise StyleTransferError(
                 f"The mask stack has {mask.shape[0]} frames but the video has {count}: "
                 "give one mask per frame, or one H×W mask for all."
             )
-        return lambda t: mask[t]
+        return lambda t: np.asarray(mask[t])
     if isinstance(mask, str):  # "auto": segmented per frame, smoothed along the flow
         return lambda t: None
     return lambda t: mask

@@ -65,8 +65,9 @@ class StylizeRequest:
     style_weights : tuple of float
         Normalised blend weights, one per style.
     mask : None, "auto" or numpy.ndarray
-        H×W (nonzero = mask), T×H×W (one mask per frame of a video), or
-        "auto" (the subject found by the bundled UNet).
+        H×W (nonzero = mask), T×H×W (one mask per frame of a video; a lazy
+        array such as dask's is read a frame at a time), or "auto" (the
+        subject found by the bundled UNet).
     region, method, max_size, steps, style_strength, preserve_color, device, seed
         As in :func:`napari_styletransfer.stylize`.
     init : {"content", "noise", "fast"} or numpy.ndarray
@@ -215,9 +216,18 @@ class StylizeRequest:
         return values
 
 
+def is_lazy_stack(value: object) -> bool:
+    """True for T×H×W array-likes that are not numpy arrays (read a frame at a time)."""
+    shape = getattr(value, "shape", None)
+    is_array = isinstance(value, np.ndarray)
+    return not is_array and shape is not None and len(shape) == 3 and hasattr(value, "__getitem__")
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, np.ndarray):
         return describe_array(value)
+    if is_lazy_stack(value):
+        return f"lazy stack {'×'.join(map(str, value.shape))}"
     if isinstance(value, tuple):
         return list(value)
     return value
@@ -251,6 +261,8 @@ def _check_mask(mask: object) -> str | np.ndarray | None:
     if isinstance(mask, str):
         if mask != "auto":
             raise StyleTransferError(f"Unknown mask {mask!r}: pass an array or 'auto'.")
+        return mask
+    if is_lazy_stack(mask):  # dask, zarr, the widget's frames: each mask is checked as it runs
         return mask
     array = np.asarray(mask)
     if array.dtype != bool and array.dtype.kind not in "uif":

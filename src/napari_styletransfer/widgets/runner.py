@@ -1,9 +1,11 @@
 """Run style-transfer jobs in a napari thread worker, off the GUI thread.
 
-A job is a list of frames (one picture, or the slices of a stack) stylised one
-after another with one request, through the facade
-(:func:`napari_styletransfer.api.iter_run`). The worker yields an
-:class:`Update` for every engine step and returns an :class:`Outcome`.
+A job is a list of frames (one picture, or the slices of a stack) stylised with
+one request through the facade. Several frames go as one stack
+(:class:`FrameStack`, read a frame at a time), so that the facade makes them
+temporally consistent with the same code as for videos
+(:mod:`napari_styletransfer.api.frames`). The worker yields an :class:`Update`
+for every engine step and returns an :class:`Outcome`.
 
 Errors never escape the worker as exceptions: superqt's generator worker turns a
 ``RuntimeError`` into a bare warning instead of its ``errored`` signal, so every
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.progress import Progress
+from ..errors import StyleTransferError
 
 if TYPE_CHECKING:
     from ..api import StylizeRequest
@@ -97,12 +100,10 @@ class FramesJob:
     Attributes
     ----------
     frames : list of Frame
-        Pictures to stylise, in order.
+        Pictures to stylise, in order; several go to the stylizer as one
+        :class:`FrameStack` (temporal consistency: ``request.temporal``).
     request : StylizeRequest
-        What to do with each frame; a frame's own mask replaces the request's.
-    chain_frames : bool
-        Start each frame from the previous frame's result (``init=``), so a
-        time series does not flicker.
+        What to do with each frame; the frames' own masks replace the request's.
     sink : callable, optional
         ``sink(index, result)``, called in the worker thread with each finished
         frame (a lazy output store); the results are then not kept in memory.
@@ -110,8 +111,52 @@ class FramesJob:
 
     frames: list[Frame | LazyFrame]
     request: StylizeRequest
-    chain_frames: bool = True
     sink: Callable[[tuple[int, ...], np.ndarray], None] | None = None
+
+    def stylizer_input(self) -> tuple[StylizeRequest, object]:
+        """The request (with the frames' masks) and the content the stylizer gets."""
+        if len(self.frames) == 1:
+            frame = self.frames[0]
+            return dataclasses.replace(self.request, mask=frame.mask), frame.content
+        stack = FrameStack(self.frames)
+        masks = MaskStack(self.frames) if self.frames[0].mask is not None else None
+        return dataclasses.replace(self.request, mask=masks), stack
+
+
+class FrameStack:
+    """A job's frames as a read-only T×H×W(×C) array: a frame is read when it is indexed.
+
+    What the facade gets for "all slices", so that a lazy stack stays lazy.
+    """
+
+    def __init__(self, frames: list[Frame | LazyFrame]) -> None:
+        self.frames = frames
+        self.shape = (len(frames), *frames[0].shape)
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, number: int) -> np.ndarray:
+        return np.asarray(self.frames[number].content)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[number] for number in range(len(self)))
+
+
+class MaskStack(FrameStack):
+    """The frames' masks as a read-only T×H×W array, each made when it is indexed."""
+
+    def __init__(self, frames: list[Frame | LazyFrame]) -> None:
+        super().__init__(frames)
+        self.shape = (len(frames), *frames[0].shape[:2])
+        self.ndim = 3
+
+    def __getitem__(self, number: int) -> np.ndarray:
+        mask = self.frames[number].mask
+        if mask is None:
+            raise StyleTransferError(f"Frame {number} of the stack has no mask.")
+        return np.asarray(mask)
 
 
 @dataclass
@@ -159,7 +204,10 @@ class Update:
 
 def job_fraction(frame: int, n_frames: int, progress: Progress) -> float:
     """Share of a job of ``n_frames`` done when ``frame`` reports ``progress``."""
-    return (frame + min(max(progress.fraction, 0.0), 1.0)) / n_frames
+    done = min(max(progress.fraction, 0.0), 1.0)
+    if getattr(progress, "frame_count", None) is not None:  # a stack's report counts the stack
+        return done
+    return (frame + done) / n_frames
 
 
 @dataclass
@@ -266,8 +314,14 @@ def lower_thread_priority(nice: int | None = None) -> None:
 def _default_stylizer() -> Stylizer:
     # imported on first use: torch is heavy and napari imports widgets eagerly
     from ..api import iter_run
+    from ..api.frames import is_frame_stack, iter_run_frames
 
-    return iter_run
+    def stylize(request: StylizeRequest, content) -> Iterator[Progress]:
+        if is_frame_stack(content):  # streamed: each frame goes to the sink when done
+            return iter_run_frames(request, content)
+        return iter_run(request, content)
+
+    return stylize
 
 
 def run_job(
@@ -303,32 +357,34 @@ def run_job(
     lower_thread_priority()
     try:
         stylizer = stylizer or _default_stylizer()
-        previous = first = None
-        for number, frame in enumerate(job.frames):
-            changes = {"mask": frame.mask}
-            if job.chain_frames and previous is not None:
-                changes["init"] = previous
-            request = dataclasses.replace(job.request, **changes)
-            steps = stylizer(request, frame.content)
-            try:
-                for progress in steps:
-                    device = progress.device or device
-                    if progress.done:
-                        previous = progress.result
-                        if job.sink is None:
-                            results[frame.index] = previous
-                        else:
-                            job.sink(frame.index, previous)
-                            written.append(frame.index)
-                    now = time.perf_counter()
-                    fraction = job_fraction(number, len(job.frames), progress)
-                    first = first or (now, fraction)
-                    pace = (now - first[0], fraction - first[1])
-                    yield Update(number, len(job.frames), frame.index, progress, now - start, pace)
-                    if cancel.is_set():
-                        return outcome(CANCELLED)
-            finally:
-                steps.close()
+        request, content = job.stylizer_input()
+        count, first = len(job.frames), None
+        steps = stylizer(request, content)
+        try:
+            for progress in steps:
+                device = progress.device or device
+                number = getattr(progress, "frame", 0)
+                frame = job.frames[number]
+                finished = (
+                    progress.result if count == 1 else getattr(progress, "frame_result", None)
+                )
+                if finished is not None:
+                    if job.sink is None:
+                        results[frame.index] = finished
+                    else:
+                        job.sink(frame.index, finished)
+                        written.append(frame.index)
+                if count > 1 and progress.done:  # the whole stack again: its frames are stored
+                    continue
+                now = time.perf_counter()
+                fraction = job_fraction(number, count, progress)
+                first = first or (now, fraction)
+                pace = (now - first[0], fraction - first[1])
+                yield Update(number, count, frame.index, progress, now - start, pace)
+                if cancel.is_set():
+                    return outcome(CANCELLED)
+        finally:
+            steps.close()
     except Exception as error:  # handed to the GUI thread, see the module docstring
         return outcome(FAILED, error)
     return outcome(DONE)
