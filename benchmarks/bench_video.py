@@ -249,7 +249,7 @@ def timing(args) -> str:
     header = ["method", "device", "temporal", "frames", "count", "frames/s", "s/frame"]
     note = (
         f"End to end: an .mp4 decoded, stylised ({STYLE}) and encoded to .mp4; "
-        f"{args.threads} threads; best of two passes (the first also loads the networks)."
+        f"{args.threads} threads; the second of two passes (the first also loads the networks)."
     )
     return "### Speed\n\n" + note + "\n\n" + markdown_table(header, rows)
 

@@ -139,13 +139,17 @@ class GridAligner:
 
     @staticmethod
     def shift(image: np.ndarray, by: np.ndarray) -> np.ndarray:
-        """``out(x) = image(x − by)`` (Lanczos, mirrored borders); no-op for a zero shift."""
+        """``out(x) = image(x − by)`` (bicubic, mirrored borders); no-op for a zero shift.
+
+        Bicubic: on the pan it gave the same temporal error and style distance
+        as Lanczos (4.25 vs 4.26 levels, 0.423 vs 0.422) in an eighth of the time.
+        """
         if not np.any(np.abs(by) > 1e-3):
             return image
         height, width = image.shape[:2]
         matrix = np.float32([[1, 0, by[0]], [0, 1, by[1]]])
         out = cv2.warpAffine(
-            image, matrix, (width, height), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT
+            image, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
         )
         return np.clip(out, 0.0, 1.0) if out.dtype.kind == "f" else out
 
