@@ -120,6 +120,30 @@ def test_a_remote_run_gives_the_local_result_and_names_the_server(
     np.testing.assert_array_equal(photo.data, gradient_rgb)
 
 
+def test_all_slices_on_a_server_go_as_one_job_per_slice(
+    qtbot, style_widget, server, gradient_rgb, errors
+):
+    from napari_styletransfer.widgets.layers import ALL_SLICES
+
+    viewer, widget = style_widget
+    stack = np.stack([np.roll(gradient_rgb, shift, axis=1) for shift in (0, 2, 4)])
+    movie = viewer.add_image(stack, name="movie", rgb=True)
+    assert widget.connect_remote(RemoteSettings(server.url, KEY))
+    form = widget.form
+    form.content.value = movie
+    form.method.value = FAST
+    form.style.value = StyleChoice("preset", "preset:7")
+    form.max_size.value = 64
+    form.slices.value = ALL_SLICES
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert not errors
+    # the server takes pictures: each slice on its own, as a local run without consistency
+    local = stylize(stack, "preset:7", method="fast", max_size=64, temporal=False)
+    np.testing.assert_array_equal(viewer.layers["movie · preset:7"].data, local)
+    assert last_job(server)["state"] == "done"
+
+
 def test_remote_previews_and_cancel(qtbot, style_widget, server, gradient_rgb, errors):
     viewer, widget = style_widget
     photo = viewer.add_image(gradient_rgb, name="photo")

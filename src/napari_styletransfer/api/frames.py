@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +122,40 @@ def iter_run_stack(request: StylizeRequest, stack) -> Iterator[Progress]:
     if count == 0:
         raise StyleTransferError("The stack has no frames.")
     return _collect(iter_run_frames(request, stack), count)
+
+
+def iter_frames_separately(
+    run_one: Callable[[StylizeRequest, np.ndarray], Iterator[Progress]],
+    request: StylizeRequest,
+    stack,
+) -> Generator[FrameProgress, None, None]:
+    """Frames through a stylizer that takes single pictures (a server), without consistency.
+
+    Reports like :func:`iter_run_frames`: ``frame``, ``frame_count`` and, when a
+    frame is finished, ``frame_result``.
+    """
+    count = int(stack.shape[0])
+    masks = _masks_per_frame(request.mask, count)
+    for t in range(count):
+        frame_request = dataclasses.replace(request, mask=masks(t))
+        reports = run_one(frame_request, np.asarray(stack[t]))
+        try:
+            for report in reports:
+                yield FrameProgress(
+                    step=report.step,
+                    total=report.total,
+                    fraction=_overall(t, report.fraction, count),
+                    elapsed=report.elapsed,
+                    device=report.device,
+                    stage=f"frame {t + 1}/{count}" + (f" · {report.stage}" if report.stage else ""),
+                    losses=report.losses,
+                    preview=report.preview,
+                    frame=t,
+                    frame_count=count,
+                    frame_result=report.result,
+                )
+        finally:
+            reports.close()
 
 
 def _collect(reports: Iterator[FrameProgress], count: int) -> Generator[Progress, None, np.ndarray]:

@@ -5,6 +5,8 @@ file in the user's config folder (readable by the user only). A remote run is
 a local run with another stylizer: :meth:`Client.iter_run` takes the same
 request and yields the same progress reports, so progress, previews, cancel
 and the output layer behave alike; the reports name the server and its device.
+The server takes single pictures, so the slices of a stack go as one job each,
+without the temporal consistency of a local run.
 """
 
 from __future__ import annotations
@@ -110,6 +112,13 @@ class RemoteStylizer:
         return f"server {self.settings.host}" + (f" ({device})" if device else "")
 
     def __call__(self, request, content) -> Iterator:
+        from ..api.frames import is_frame_stack, iter_frames_separately
+
+        if is_frame_stack(content):  # the server takes pictures: one job per slice
+            return iter_frames_separately(self._one, request, content)
+        return self._one(request, content)
+
+    def _one(self, request, content) -> Iterator:
         # the job is submitted here (in the worker thread); a refusal raises at once
         return _Named(self.client.iter_run(request, content), self.describe)
 

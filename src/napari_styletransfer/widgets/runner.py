@@ -143,6 +143,11 @@ class FrameStack:
     def __iter__(self) -> Iterator[np.ndarray]:
         return (self[number] for number in range(len(self)))
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        # all frames at once: for stylizers that need the whole stack (a remote server)
+        stack = np.stack(list(self))
+        return stack if dtype is None else stack.astype(dtype)
+
 
 class MaskStack(FrameStack):
     """The frames' masks as a read-only T×H×W array, each made when it is indexed."""
@@ -350,6 +355,13 @@ def run_job(
     written: list[tuple[int, ...]] = []
     device = ""
 
+    def store(index: tuple[int, ...], result: np.ndarray) -> None:
+        if job.sink is None:
+            results[index] = result
+        else:
+            job.sink(index, result)
+            written.append(index)
+
     def outcome(status: str, error: Exception | None = None) -> Outcome:
         seconds = time.perf_counter() - start
         return Outcome(status, results, seconds, device, error, written=len(written))
@@ -369,12 +381,11 @@ def run_job(
                     progress.result if count == 1 else getattr(progress, "frame_result", None)
                 )
                 if finished is not None:
-                    if job.sink is None:
-                        results[frame.index] = finished
-                    else:
-                        job.sink(frame.index, finished)
-                        written.append(frame.index)
-                if count > 1 and progress.done:  # the whole stack again: its frames are stored
+                    store(frame.index, finished)
+                if count > 1 and progress.done:  # the whole stack, once more
+                    if not (results or written):  # a stylizer that reports no frames (remote)
+                        for number, frame in enumerate(job.frames):
+                            store(frame.index, progress.result[number])
                     continue
                 now = time.perf_counter()
                 fraction = job_fraction(number, count, progress)
