@@ -396,7 +396,6 @@ def request_form(request, content) -> tuple[list, dict]:
     (content, mask, init) are uploaded; everything else is ``request.params()``.
     The device is the server's to choose unless the request names one.
     """
-    from .api.request import is_lazy_stack
     from .samples import SAMPLES
 
     files = [("content", _upload("content", content))]
@@ -409,7 +408,7 @@ def request_form(request, content) -> tuple[list, dict]:
     del params["style"]
     for name in ("mask", "init"):
         value = getattr(request, name)
-        if isinstance(value, np.ndarray) or is_lazy_stack(value):  # a mask per frame, too
+        if isinstance(value, np.ndarray):
             files.append((name, _upload(name, value)))
             del params[name]
     if params.get("device") == "auto":

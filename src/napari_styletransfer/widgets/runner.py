@@ -143,11 +143,6 @@ class FrameStack:
     def __iter__(self) -> Iterator[np.ndarray]:
         return (self[number] for number in range(len(self)))
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        # all frames at once: for stylizers that need the whole stack (a remote server)
-        stack = np.stack(list(self))
-        return stack if dtype is None else stack.astype(dtype)
-
 
 class MaskStack(FrameStack):
     """The frames' masks as a read-only T×H×W array, each made when it is indexed."""
@@ -382,10 +377,7 @@ def run_job(
                 )
                 if finished is not None:
                     store(frame.index, finished)
-                if count > 1 and progress.done:  # the whole stack, once more
-                    if not (results or written):  # a stylizer that reports no frames (remote)
-                        for number, frame in enumerate(job.frames):
-                            store(frame.index, progress.result[number])
+                if count > 1 and progress.done:  # the whole stack again: its frames are stored
                     continue
                 now = time.perf_counter()
                 fraction = job_fraction(number, count, progress)
