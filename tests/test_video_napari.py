@@ -5,6 +5,7 @@ from __future__ import annotations
 import dask.array as da
 import numpy as np
 import pytest
+import zarr
 
 from napari_styletransfer import StyleTransferError
 from napari_styletransfer.video import open_video
@@ -59,3 +60,33 @@ def test_writer_scales_gray_stacks_by_their_contrast_limits(tmp_path):
         assert reader[0][:, 30:].mean() > 240 and reader[0][:, :20].mean() < 15
     with pytest.raises(StyleTransferError, match="T-stack"):
         write_video(str(tmp_path / "one.mp4"), stack[0], {"rgb": False})
+
+
+def test_a_dropped_video_is_stylised_slice_by_slice_and_saved_as_a_video(
+    qtbot, style_widget, tmp_path, monkeypatch
+):
+    from napari_styletransfer.widgets import stack_output
+    from napari_styletransfer.widgets.form import FAST, StyleChoice
+    from napari_styletransfer.widgets.layers import ALL_SLICES
+
+    monkeypatch.setattr(stack_output, "stacks_folder", lambda: tmp_path / "stacks")
+    viewer, widget = style_widget
+    path = write(tmp_path / "clip.mp4", count=5, fps=10)
+    layer = viewer.open(path, plugin="napari-styletransfer")[0]
+    form = widget.form
+    form.content.value = layer
+    form.method.value = FAST
+    form.style.value = StyleChoice("preset", "preset:7")
+    form.max_size.value = 64
+    form.device.value = "cpu"
+    form.slices.value = ALL_SLICES
+    assert widget.run()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=90_000)
+    output = viewer.layers["clip · preset:7"]
+    assert isinstance(output.data, zarr.Array)  # lazy in, slice by slice, a store on disk out
+    assert output.data.shape == (5, 48, 64, 3)
+    assert not np.array_equal(np.asarray(output.data[3]), np.asarray(layer.data[3]))
+    out = tmp_path / "styled.mp4"
+    write_video(str(out), output.data, {"rgb": True, "metadata": {"fps": layer.metadata["fps"]}})
+    with open_video(out) as saved:
+        assert saved.info.shape == (5, 48, 64, 3) and saved.fps == pytest.approx(10)
