@@ -85,11 +85,12 @@ def source_photos(cache: Path) -> dict[str, np.ndarray]:
 
 
 def variants(image: np.ndarray) -> list[np.ndarray]:
-    """The photo, its mirror image and three crops (so 40 photos make 200 pictures)."""
+    """The photo, its mirror image and four crops (so 34 photos make 200 pictures)."""
     height, width = image.shape[:2]
     h, w = int(height * 0.75), int(width * 0.75)
     centre = image[(height - h) // 2 : (height + h) // 2, (width - w) // 2 : (width + w) // 2]
-    return [image, image[:, ::-1], image[:h, :w], image[height - h :, width - w :], centre[:, ::-1]]
+    corners = [image[:h, :w], image[height - h :, width - w :], image[height - h :, :w][:, ::-1]]
+    return [image, image[:, ::-1], *corners, centre[:, ::-1]]
 
 
 def build_photos(cache: Path, count: int, side: int) -> Path:

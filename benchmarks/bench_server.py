@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-jobs", type=int, default=32, help="jobs per client")
     parser.add_argument("--load-size", type=int, default=512, help="load pictures, longer side")
     parser.add_argument("--max-queue", type=int, default=4, help="the server's --max-queue")
+    parser.add_argument(
+        "--load-rounds", type=int, default=2, help="load rounds (RSS compared after each)"
+    )
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
@@ -192,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 lines += latency_section(timing, args)
             if not args.skip_load:
                 work = load_jobs(photo, args.load_clients, args.load_jobs, args.load_size)
-                lines += load_section(run_load(server, work, args.load_size), args)
+                rounds = [run_load(server, work, args.load_size) for _ in range(args.load_rounds)]
+                lines += load_section(rounds, args)
     lines += [
         f"- Machine: {info['CPU']}; torch {info['torch']}; "
         f"load average at start {info['Load average at start']}.",
@@ -228,49 +232,58 @@ def latency_section(timing: dict, args) -> list[str]:
     ]
 
 
-def load_section(load: dict, args) -> list[str]:
-    growth = load["rss_after"] / load["rss_before"] - 1
+def load_section(rounds: list[dict], args) -> list[str]:
+    """The load test's table: one row per round; memory judged after the first round."""
     mb = 2**20
-    ok = (
+    first, last = rounds[0], rounds[-1]
+    # the first round also grows the allocator's arenas and the job table to their size
+    # under many concurrent clients: steady-state growth is measured from its end
+    growth = last["rss_after"] / first["rss_after"] - 1
+    ok = all(
         load["equal"] == load["submitted"] == args.load_clients * args.load_jobs
         and load["lost"] == 0
         and not load["errors"]
+        for load in rounds
     )
+    header = [
+        "round",
+        "jobs",
+        "done",
+        "equal to in-process",
+        "lost",
+        "errors",
+        "queue-full answers",
+        "wall s",
+        "jobs/s",
+        "server RSS MB before → after",
+    ]
+    rows = [
+        [
+            number,
+            load["submitted"],
+            load["done"],
+            load["equal"],
+            load["lost"],
+            len(load["errors"]),
+            load["queue_full"],
+            f"{load['wall']:.1f}",
+            f"{load['submitted'] / load['wall']:.1f}",
+            f"{load['rss_before'] / mb:.0f} → {load['rss_after'] / mb:.0f} "
+            f"({load['rss_after'] / load['rss_before'] - 1:+.1%})",
+        ]
+        for number, load in enumerate(rounds, start=1)
+    ]
     lines = [
         f"### Load: {args.load_clients} clients × {args.load_jobs} jobs, {args.load_size} px, "
-        f"--max-queue {args.max_queue}",
+        f"--max-queue {args.max_queue}, {len(rounds)} round(s)",
         "",
-        markdown_table(
-            [
-                "jobs",
-                "done",
-                "equal to in-process",
-                "lost",
-                "errors",
-                "queue-full answers",
-                "wall s",
-                "jobs/s",
-                "server RSS MB before → after",
-            ],
-            [
-                [
-                    load["submitted"],
-                    load["done"],
-                    load["equal"],
-                    load["lost"],
-                    len(load["errors"]),
-                    load["queue_full"],
-                    f"{load['wall']:.1f}",
-                    f"{load['submitted'] / load['wall']:.1f}",
-                    f"{load['rss_before'] / mb:.0f} → {load['rss_after'] / mb:.0f} ({growth:+.1%})",
-                ]
-            ],
-        ),
+        markdown_table(header, rows),
         "",
         f"- Every job completed, bit for bit, none lost: {'yes' if ok else 'NO'}; "
-        f"RSS growth within 10 %: {'yes' if growth <= 0.10 else 'NO'}.",
+        f"RSS growth from the end of round 1 to the end of round {len(rounds)}: "
+        f"{growth:+.1%} (within 10 %: {'yes' if growth <= 0.10 else 'NO'}).",
     ]
-    lines += [f"- Error: {error}" for error in load["errors"][:5]]
+    lines += [f"- Error: {error}" for load in rounds for error in load["errors"][:5]]
     return [*lines, ""]
 
 

@@ -21,4 +21,4 @@ def test_bench_server_smoke_checks_every_result():
     report = done.stdout
     assert "Every service result equalled the in-process one bit for bit." in report
     assert "Every job completed, bit for bit, none lost: yes" in report
-    assert "| 6 | 6 | 6 | 0 | 0 |" in report  # jobs, done, equal, lost, errors
+    assert "| 1 | 6 | 6 | 6 | 0 | 0 |" in report  # round, jobs, done, equal, lost, errors

@@ -366,3 +366,18 @@ def test_learned_styles_by_name_only(http, content):
     for style in ("learned:nope", "learned:../../etc/passwd", "learned:a/b"):
         refused = submit(http, png(content), style=style, params=FAST)
         assert refused.status_code == 422 and refused.json()["error"] == "unknown_style"
+
+
+def test_the_result_can_be_waited_for(http, content):
+    job_id = submit(http, png(content), params=FAST).json()["id"]
+    answer = http.get(f"/v1/jobs/{job_id}/result", params={"wait": 30, "format": "tiff"})
+    assert answer.status_code == 200  # held until the job was done, not 409 "not ready"
+    expected = stylize(content, "preset:7", device="cpu", **FAST)
+    np.testing.assert_array_equal(read_tiff_bytes(answer.content), expected)
+    endless = submit(http, png(content), style="starry-night", params=ENDLESS).json()["id"]
+    started = time.monotonic()
+    answer = http.get(f"/v1/jobs/{endless}/result", params={"wait": 0.5})
+    assert answer.status_code == 409 and answer.json()["error"] == "not_ready"
+    assert 0.4 < time.monotonic() - started < 10
+    http.delete(f"/v1/jobs/{endless}")
+    wait_for_state(http, endless, {"cancelled"})

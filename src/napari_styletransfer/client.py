@@ -46,6 +46,10 @@ class RemoteError(StyleTransferError):
         self.status, self.code = status, code
 
 
+#: How long :meth:`Client.run` waits for a result, in seconds (asked again each time).
+RESULT_WAIT = 3600.0
+
+
 class Client:
     """Talk to a style-transfer server.
 
@@ -120,8 +124,9 @@ class Client:
         numpy.ndarray
             Same shape, dtype and value range as ``content``.
         """
-        runner = self.iter_stylize(
-            content,
+        from .api import StylizeRequest
+
+        request = StylizeRequest.create(
             style,
             mask=mask,
             region=region,
@@ -134,10 +139,21 @@ class Client:
             seed=seed,
             **advanced,
         )
-        for report in runner:
-            if report.done:
-                return report.result
-        raise RemoteError("The server's job ended without a result.")  # pragma: no cover
+        return self.run(request, content)
+
+    def run(self, request, content) -> np.ndarray:
+        """Like :func:`napari_styletransfer.api.run`: the result of a request, run on the server.
+
+        Two requests and no event stream (the result is asked for with
+        ``?wait=``), the least latency; use :meth:`iter_run` for progress.
+        Interrupting it cancels the job on the server.
+        """
+        job_id = self.submit_request(request, content)
+        try:
+            return self.result(job_id, wait=RESULT_WAIT)
+        except BaseException:
+            self._cancel_quietly(job_id)
+            raise
 
     def iter_stylize(
         self,
@@ -265,12 +281,25 @@ class Client:
         """A job's state, progress, device and error (see docs/server.md)."""
         return self._request("GET", f"/v1/jobs/{job_id}").json()
 
-    def result(self, job_id: str) -> np.ndarray:
-        """A finished job's result, exactly as the engine returned it."""
-        response = self._request(
-            "GET", f"/v1/jobs/{job_id}/result", headers={"Accept": "image/tiff"}
-        )
-        return read_tiff_bytes(response.content)
+    def result(self, job_id: str, *, wait: float = 0.0) -> np.ndarray:
+        """A finished job's result, exactly as the engine returned it.
+
+        With ``wait`` (seconds) the result is waited for, as long as the job
+        runs: the server holds each answer up to 60 s, and the question is asked
+        again until the job ends.
+        """
+        while True:
+            response = self._request(
+                "GET",
+                f"/v1/jobs/{job_id}/result",
+                params={"wait": min(wait, 55.0)} if wait else None,
+                headers={"Accept": "image/tiff"},
+                allow=(409,) if wait else (),
+            )
+            if response.status_code != 409:
+                return read_tiff_bytes(response.content)
+            if response.json().get("error") != "not_ready":
+                raise _error(response, self.url)
 
     def preview(self, job_id: str) -> np.ndarray | None:
         """The latest preview of a running job (None when there is none yet)."""

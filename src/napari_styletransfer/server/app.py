@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,6 +24,8 @@ from .submission import FORM_SCHEMA, MAX_STYLES, build_inputs, read_form
 from .uploads import decode_image
 
 MEDIA_TYPES = {"png": "image/png", "tiff": "image/tiff"}
+#: Longest ``?wait=`` of the result endpoint, in seconds.
+MAX_RESULT_WAIT = 60.0
 # an SSE comment this often keeps proxies and clients from timing out an idle stream
 KEEPALIVE_SECONDS = 15.0
 # how often a queued job's status (its place in the queue) is sent
@@ -153,9 +156,17 @@ def _add_job_routes(v1: APIRouter, manager: JobManager, config: ServerConfig) ->
         summary="The result: PNG, or TIFF (exact dtype); ?format= or the Accept header",
         responses={200: {"content": {"image/png": {}, "image/tiff": {}}}},
     )
-    async def job_result(job_id: str, request: Request, format: str | None = None):
+    async def job_result(
+        job_id: str, request: Request, format: str | None = None, wait: float = 0.0
+    ):
         job = find(job_id)
         kind = choose_format(format, request.headers.get("accept"))
+        # ?wait=S: hold the answer until the job ends (at most S ≤ 60 s), so a client that
+        # wants only the result needs two requests and no event stream
+        deadline = time.monotonic() + min(max(wait, 0.0), MAX_RESULT_WAIT)
+        while job.state not in FINAL and time.monotonic() < deadline:
+            _, version = manager.snapshot(job)
+            await manager.wait_for_change(job, version, deadline - time.monotonic())
         if job.state != DONE:
             raise _not_ready(job)
         data = manager.store.result_bytes(job.id)
