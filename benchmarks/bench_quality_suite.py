@@ -72,16 +72,16 @@ def style_names() -> list[str]:
     return list(names())
 
 
-def cells(sizes, contents, styles) -> list[tuple[str, str, int]]:
+def cells(sizes, contents, styles, rounds: int | None = None) -> list[tuple[str, str, int]]:
     """(content, style, size) by size; within a size every content and style comes early.
 
     Round r pairs content c with style (c + r) mod n, so the first len(contents)
     cells of a size already cover every photo and every painting, and all
-    rounds together cover every pair once.
+    rounds together cover every pair once (``rounds`` keeps only the first ones).
     """
     order = []
     for size in sizes:
-        for r in range(len(styles)):
+        for r in range(min(rounds or len(styles), len(styles))):
             for c, content in enumerate(contents):
                 order.append((content, styles[(c + r) % len(styles)], size))
     return order
@@ -279,7 +279,7 @@ def ours_options(args, strength: float) -> dict:
 
 def run_all(args) -> None:
     """Alternate pastiche and ours, cell by cell, running what the cache lacks."""
-    todo = cells(args.sizes, args.contents, args.styles)
+    todo = cells(args.sizes, args.contents, args.styles, args.rounds)
     for index, cell in enumerate(todo, 1):
         print(f"[{index}/{len(todo)}] {cell}", flush=True)
         here = Cell(cell, args)
@@ -596,6 +596,9 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--contents", nargs="+", default=list(suite.NAMES))
     parser.add_argument("--styles", nargs="+", default=None, help="default: all bundled")
+    parser.add_argument(
+        "--rounds", type=int, help="run only the first N rounds of pairs per size (report: all)"
+    )
     parser.add_argument("--pastiche-steps", type=int, default=PASTICHE_STEPS)
     parser.add_argument(
         "--pastiche",

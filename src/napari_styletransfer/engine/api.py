@@ -32,21 +32,26 @@ from .inputs import StyleSource, blend_weights, init_image, resolve_styles
 from .masks import REGIONS, composite, feather, style_region
 from .options import Settings, settings_from
 from .progress import Progress
+from .pyramid import level_count
 
 METHODS = ("quality", "fast")
+FULL_SIZE_STEPS = 20  # default optimisation steps at the working size itself
 
 
 def default_steps(max_side: int) -> int:
-    """Optimisation steps used when ``steps`` is None, by working size."""
-    if max_side <= 256:
+    """Optimisation steps used when ``steps`` is None, by working size.
+
+    About 20 steps at full size and twice as many on each coarser pyramid level
+    (:func:`~.pyramid.plan_levels`): the painting's fine texture forms at full
+    size, its large-scale pattern on the cheap coarse levels. That is 60 steps
+    up to 511 px, 140 from 512 px and 300 at 1024 px; measured on the quality
+    suite in docs/benchmarks.md.
+    """
+    if max_side > 1024:
+        # a full-resolution step costs 16× a 512 px one: 100 steps over four
+        # levels leave 6 at full size (2048 px: minutes, not an hour)
         return 100
-    if max_side <= 512:
-        return 150
-    if max_side <= 1024:
-        return 200
-    # beyond 1024 px a full-resolution step costs 16× a 512 px one: 100 steps
-    # over four levels leave 6 at full size (2048 px: minutes, not an hour)
-    return 100
+    return max(60, FULL_SIZE_STEPS * (2 ** level_count((max_side, max_side)) - 1))
 
 
 @dataclass
