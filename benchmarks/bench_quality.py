@@ -322,7 +322,9 @@ def markdown(args, result: dict, scale_rows: list[dict]) -> str:
         f"{1000 * result['pastiche']['seconds'] / max(1, args.pastiche_steps) / 60:.0f} min here). "
         f"Its final picture sets the goal: style distance ≤ {style_goal:.3f} with content distance "
         f"≤ {content_goal:.3f}. Times are seconds spent inside each implementation "
-        "(model loading included, yardstick excluded).",
+        "(model loading included, yardstick excluded). This is one pair at one size; "
+        "what holds on 6 photos × 4 paintings × 4 sizes is in the suite section at the end "
+        "(`bench_quality_suite.py`).",
         "",
         comparison_table(result),
         "",
