@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_info, markdown_table, resized
 
 from napari_styletransfer import load_sample
+from napari_styletransfer.devices import network_precision
 from napari_styletransfer.fast import cache, networks
-from napari_styletransfer.fast.engine import fast_stylize
+from napari_styletransfer.fast.run import fast_stylize
 
 CPU = torch.device("cpu")
 
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Command: `{command}` (median of 3 blocks of {repeats} warm runs, blocks of the two")
     print("alternating; seconds per image including pre/post-processing).\n")
     print(markdown_table(header, rows) + "\n")
-    bf16 = "bfloat16 autocast" if networks.uses_bfloat16(CPU) else "float32"
+    bf16 = "bfloat16 autocast" if network_precision(CPU) == "bf16" else "float32"
     print(
         f"- Ours: torch {torch.__version__}, channels-last, {bf16}, `torch.inference_mode`, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}."

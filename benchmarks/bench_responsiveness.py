@@ -152,7 +152,7 @@ def quality_job(viewer, widget, size: int, steps: int, max_seconds: float) -> li
 def fast_live_updates(viewer, widget, size: int, changes: int) -> list[str]:
     """Fast mode at ``size`` px: time from a strength change to the redrawn result."""
     from napari_styletransfer import load_sample
-    from napari_styletransfer.engine.arrays import resize_array
+    from napari_styletransfer.core.arrays import resize_array
     from napari_styletransfer.widgets.form import FAST, StyleChoice
     from napari_styletransfer.widgets.output import METADATA_KEY
     from napari_styletransfer.widgets.style_transfer import LIVE_DEBOUNCE_MS

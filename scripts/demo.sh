@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/napari-styletransfer demo -o "${1:-demo-output}"
+.venv/bin/napari-styletransfer demo --overwrite -o "${1:-demo-output}"

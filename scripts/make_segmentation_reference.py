@@ -15,7 +15,7 @@ import numpy as np
 
 from napari_styletransfer import load_sample
 from napari_styletransfer.image_io import write_image
-from napari_styletransfer.segmentation.teacher import teacher_probability
+from napari_styletransfer.segmentation.training.teacher import teacher_probability
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "segmentation"
 SAMPLES = ("chelsea", "astronaut")

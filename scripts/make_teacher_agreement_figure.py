@@ -16,8 +16,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from napari_styletransfer import load_sample
 from napari_styletransfer.segmentation import predict_subject
-from napari_styletransfer.segmentation.evaluation import CROP_MARGIN, intersection_over_union
-from napari_styletransfer.segmentation.teacher import teacher_probability
+from napari_styletransfer.segmentation.training.evaluation import (
+    CROP_MARGIN,
+    intersection_over_union,
+)
+from napari_styletransfer.segmentation.training.teacher import teacher_probability
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "teacher_self_agreement.png"
 SAMPLES = ("chelsea", "astronaut")

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_styletransfer.widgets.runner import preload_triton
+
+# whatever the test order: triton must bind its own LLVM before Mesa's is loaded
+# by the first napari viewer (see preload_triton)
+preload_triton()
+
 
 @pytest.fixture
 def style_widget(make_napari_viewer):

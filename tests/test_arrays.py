@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_styletransfer.engine.arrays import from_float_rgb, to_float_rgb
+from napari_styletransfer.core.arrays import from_float_rgb, to_float_rgb
 from napari_styletransfer.errors import StyleTransferError
 
 rng = np.random.default_rng(0)

@@ -26,3 +26,14 @@ def test_run_all_smoke_writes_the_report(tmp_path):
         numbers = [float(x) for x in re.findall(r"\| (\d+\.\d+)", row)]
         assert numbers and all(x >= 0 for x in numbers), row
     assert (tmp_path / "bench_quality_sheet.jpg").stat().st_size > 0
+
+
+def test_gpu_check_smoke_prints_one_table_of_passing_checks():
+    command = [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--smoke"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    rows = [
+        line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert len(rows) == 1 + 5  # header + quality, 2 × fast, segmentation, worker path
+    assert all("| ok |" in row for row in rows[1:])

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from napari_styletransfer import iter_stylize, load_sample, stylize
-from napari_styletransfer.engine.arrays import resize_array
-from napari_styletransfer.engine.color import match_colors, rgb_to_yiq
-from napari_styletransfer.engine.pyramid import plan_levels
+from napari_styletransfer.core.arrays import resize_array
+from napari_styletransfer.core.color import match_colors, rgb_to_yiq
 from napari_styletransfer.errors import StyleTransferError
+from napari_styletransfer.quality.pyramid import plan_levels
 
 SIZE = 64
 FAST = {"max_size": SIZE, "steps": 12}

@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from napari_styletransfer import load_sample
+from napari_styletransfer import devices, load_sample
 from napari_styletransfer.cli import main
 from napari_styletransfer.errors import StyleTransferError
-from napari_styletransfer.fast import cache, networks
+from napari_styletransfer.fast import cache
 from napari_styletransfer.fast.contact_sheet import COLUMNS, GAP, LABEL_HEIGHT
-from napari_styletransfer.fast.engine import fast_stylize, iter_fast_stylize
 from napari_styletransfer.fast.networks import get_network
+from napari_styletransfer.fast.run import fast_stylize, iter_fast_stylize
 from napari_styletransfer.fast.streaming import count_steps
 from napari_styletransfer.image_io import read_image, write_image
 
@@ -44,7 +44,7 @@ def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def float32_only(monkeypatch):
     """Run the networks in float32 so that comparisons are exact up to rounding."""
-    monkeypatch.setattr(networks, "uses_bfloat16", lambda device: False)
+    monkeypatch.setattr(devices, "network_precision", lambda device: "fp32")
 
 
 @pytest.mark.parametrize("style", ["preset:7", "image"])
@@ -86,10 +86,10 @@ def test_tiles_of_a_larger_image_are_exact_too(float32_only):
 
 def test_bfloat16_stays_close_to_float32(monkeypatch):
     # forced on: the path must be right on any CPU (it is only chosen where it is fast)
-    monkeypatch.setattr(networks, "uses_bfloat16", lambda device: True)
+    monkeypatch.setattr(devices, "network_precision", lambda device: "bf16")
     content = photo(96, 128)
     fast = fast_stylize(content, "preset:7", device=CPU)
-    monkeypatch.setattr(networks, "uses_bfloat16", lambda device: False)
+    monkeypatch.setattr(devices, "network_precision", lambda device: "fp32")
     cache.last_preset_output.clear()
     exact = fast_stylize(content, "preset:7", device=CPU)
     assert not np.array_equal(fast, exact)  # really two different computations
@@ -202,7 +202,7 @@ def test_fast_package_imports_no_qt_or_napari():
     import sys
 
     code = (
-        "import sys, napari_styletransfer.fast.engine\n"
+        "import sys, napari_styletransfer.fast.run\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt5', 'PyQt6')]\n"
         "assert not bad, bad\n"
     )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_styletransfer.engine.masks import composite, feather, style_region
+from napari_styletransfer.core.masks import composite, feather, style_region
 from napari_styletransfer.errors import StyleTransferError
 
 
@@ -53,3 +53,12 @@ def test_composite_is_exact_where_weight_is_zero():
     out = composite(original, styled, weights)
     assert np.array_equal(out[weights == 0], original[weights == 0])
     assert np.allclose(out[weights == 1], 0)
+
+
+def test_feather_is_round_around_corners():
+    region = np.zeros((41, 41), bool)
+    region[20, 20] = True
+    weights = feather(region, 4)
+    assert weights[20, 23] > 0  # 3 px straight out: inside the feather
+    assert weights[23, 23] == 0  # 3 px diagonally is 4.2 px away: outside it
+    assert weights[20, 20] < 1 and (weights[~region] < 1).all()

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from napari_styletransfer.engine.api import default_steps
-from napari_styletransfer.engine.options import Settings
-from napari_styletransfer.engine.pyramid import level_count, plan_levels
-from napari_styletransfer.engine.quality import Restarts, _one_step, make_optimizer
+from napari_styletransfer.quality.optimise import Restarts, _one_step, make_optimizer
+from napari_styletransfer.quality.pyramid import level_count, plan_levels
+from napari_styletransfer.quality.settings import QualitySettings, default_steps
 
 
 @pytest.mark.parametrize("side", [256, 384, 512, 768, 1024])
@@ -39,7 +38,7 @@ def quadratic(target: torch.Tensor, scale: float = 1e6):
 def test_first_lbfgs_step_moves_pixels_by_about_one_grey_level():
     target = torch.full((1, 3, 16, 16), 0.8)
     image = torch.zeros(1, 3, 16, 16, requires_grad=True)
-    settings = Settings()
+    settings = QualitySettings()
     optimizer = make_optimizer(image, settings)
     _one_step(optimizer, quadratic(target), image, settings)
     change = image.detach().abs().mean().item()
@@ -65,15 +64,16 @@ def test_restarts_undo_a_blow_up_and_restart_a_frozen_step():
 
 
 def test_style_layers_count_relative_to_their_targets():
-    from napari_styletransfer.engine.quality import Objective
-    from napari_styletransfer.engine.vgg import load_vgg19
+    from napari_styletransfer.core.vgg import load_vgg19
+    from napari_styletransfer.quality.optimise import Objective
 
     rng = np.random.default_rng(0)
     content = torch.from_numpy(rng.random((1, 3, 32, 32), dtype=np.float32))
     style = torch.from_numpy(rng.random((1, 3, 32, 32), dtype=np.float32))
-    settings = Settings(precision="fp32")
+    settings = QualitySettings(precision="fp32")
     vgg = load_vgg19(torch.device("cpu"), "max")
-    objective = Objective(vgg, content, [style], [1.0], None, settings, 1.0, torch.device("cpu"))
+    cpu = torch.device("cpu")
+    objective = Objective(vgg, content, [style], [1.0], None, (), settings, 1.0, cpu)
     for name, target in objective.style_targets.items():
         # a picture with no texture at all (a zero Gram) costs exactly 1 per layer
         assert objective.layer_weights[name] * target.square().mean().item() == pytest.approx(1.0)

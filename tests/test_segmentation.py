@@ -17,11 +17,15 @@ from napari_styletransfer.segmentation import (
     segment_subject,
     subject_probability,
 )
-from napari_styletransfer.segmentation.augment import LabelledPhoto, SampleMaker
-from napari_styletransfer.segmentation.evaluation import intersection_over_union
 from napari_styletransfer.segmentation.model import SubjectUNet, build_model
-from napari_styletransfer.segmentation.train import dice_bce_loss, train_step
-from napari_styletransfer.segmentation.views import ViewPool, label_views, load_or_label_views
+from napari_styletransfer.segmentation.training.augment import LabelledPhoto, SampleMaker
+from napari_styletransfer.segmentation.training.evaluation import intersection_over_union
+from napari_styletransfer.segmentation.training.train import dice_bce_loss, train_step
+from napari_styletransfer.segmentation.training.views import (
+    ViewPool,
+    label_views,
+    load_or_label_views,
+)
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "segmentation"
 
@@ -241,7 +245,7 @@ def test_view_pool_batches_flip_images_and_masks_together():
 
 
 def test_view_pool_is_labelled_once_then_read_from_the_cache(tmp_path, monkeypatch):
-    from napari_styletransfer.segmentation import teacher
+    from napari_styletransfer.segmentation.training import teacher
 
     calls = []
     monkeypatch.setattr(
@@ -281,7 +285,7 @@ def test_checkpoint_round_trip(tmp_path, widths):
 
 
 def test_stamp_cutouts_skip_symbols_small_and_opaque_images(tmp_path):
-    from napari_styletransfer.segmentation.build_data import STAMP_DIR, stamp_cutouts
+    from napari_styletransfer.segmentation.training.build_data import STAMP_DIR, stamp_cutouts
 
     stamps = tmp_path / "tuxpaint-stamps-default" / STAMP_DIR
     wanted = {

@@ -13,8 +13,8 @@ from napari_styletransfer.segmentation import (
     predict_subject,
     subject_probability,
 )
-from napari_styletransfer.segmentation.augment import LabelledPhoto
-from napari_styletransfer.segmentation.evaluation import (
+from napari_styletransfer.segmentation.training.augment import LabelledPhoto
+from napari_styletransfer.segmentation.training.evaluation import (
     STABLE_AGREEMENT,
     crop_agreement,
     mirror_agreement,

@@ -20,8 +20,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 def __getattr__(name):
     # torch is imported lazily so that `import napari_styletransfer` (napari's
     # plugin discovery, the CLI's --help) stays fast
-    if name in ("stylize", "iter_stylize"):
-        from .engine import api
+    if name in ("stylize", "iter_stylize", "StylizeRequest"):
+        from . import api
 
         return getattr(api, name)
     if name == "segment_subject":
@@ -33,6 +33,7 @@ def __getattr__(name):
 
 __all__ = [
     "StyleTransferError",
+    "StylizeRequest",
     "__version__",
     "iter_stylize",
     "load_sample",

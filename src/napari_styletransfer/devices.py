@@ -1,4 +1,10 @@
-"""Device choice in one place: "auto" picks CUDA, then Apple MPS, then the CPU."""
+"""Devices and arithmetic in one place.
+
+"auto" picks CUDA, then Apple MPS, then the CPU. Which precision runs where is
+decided here too: bf16 pays off for VGG19's wide layers on CUDA and on CPUs
+with bf16 instructions, but halves the speed of the narrow fast-mode networks
+unless the CPU has AMX tiles.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import torch
 from .errors import StyleTransferError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def available_devices() -> list[str]:
@@ -33,8 +40,49 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+def check_device_name(name: object) -> str:
+    """Check the spelling of a device choice without asking whether it is present.
+
+    Requests are checked where they are made (e.g. on a laptop) and run where
+    the device is (e.g. a server), so availability is checked later, by
+    :func:`resolve_device`.
+
+    Parameters
+    ----------
+    name : str, torch.device or None
+        "auto" (or None), "cpu", "cuda", "cuda:N" or "mps".
+
+    Returns
+    -------
+    str
+        The name, lower-cased and stripped.
+
+    Raises
+    ------
+    StyleTransferError
+        For anything that is not one of those spellings.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    if name is None:
+        return "auto"
+    if not isinstance(name, str):
+        raise StyleTransferError(f"The device must be a name such as 'cpu', not {name!r}.")
+    text = name.strip().lower() or "auto"
+    kind, sep, index = text.partition(":")
+    if (
+        kind not in DEVICE_CHOICES
+        or (sep and kind != "cuda")
+        or (sep and not (index.isascii() and index.isdigit()))
+    ):
+        raise StyleTransferError(
+            f"Unknown device {name!r}: use one of auto, cpu, cuda, cuda:N or mps."
+        )
+    return text
+
+
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """Turn a user's device choice into a :class:`torch.device`.
+    """Turn a user's device choice into a :class:`torch.device` that exists here.
 
     Parameters
     ----------
@@ -51,9 +99,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     StyleTransferError
         For an unknown name, or a device that is not available here.
     """
-    if isinstance(name, torch.device):
-        name = str(name)
-    name = (name or "auto").strip().lower()
+    name = check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -61,10 +107,6 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     kind, _, index = name.partition(":")
-    if kind not in DEVICE_CHOICES or (index and not index.isdigit()):
-        raise StyleTransferError(
-            f"Unknown device {name!r}: use one of auto, cpu, cuda, cuda:N or mps."
-        )
     if kind == "cuda":
         if not torch.cuda.is_available():
             raise StyleTransferError(
@@ -121,3 +163,72 @@ def out_of_memory_as_error(device: torch.device) -> Iterator[None]:
         raise
     finally:
         release_memory(device)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def cpu_has_amx() -> bool:
+    """True on CPUs with AMX tiles (Intel Sapphire Rapids and later)."""
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def resolve_precision(device: torch.device, precision: str = "auto") -> str:
+    """The arithmetic of VGG19 passes on ``device``: "auto" means bf16 where it is fast.
+
+    bf16 autocast halves the time of a VGG pass on CPUs with bf16 instructions
+    and reaches the same style/content distances as fp32 (docs/benchmarks.md).
+    fp16 is refused on the CPU, where it is slow and overflows to NaN.
+
+    Raises
+    ------
+    StyleTransferError
+        For an unknown precision, or fp16 on the CPU.
+    """
+    if precision not in PRECISIONS:
+        raise StyleTransferError(
+            f"Unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}."
+        )
+    if precision == "fp16" and device.type == "cpu":
+        raise StyleTransferError("precision='fp16' needs a GPU; on the CPU use 'bf16' or 'auto'.")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def training_precision(device: torch.device, precision: str = "auto") -> str:
+    """The arithmetic of a training step (learned fast styles): "auto" is mixed precision on CUDA.
+
+    On CUDA the whole step runs under autocast, bf16 where the GPU has it,
+    else fp16 (the trainer then scales the loss with a ``GradScaler``). On the
+    CPU, as for quality mode: the VGG passes in bf16 where that is fast.
+    """
+    if precision == "auto" and device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return resolve_precision(device, precision)
+
+
+def network_precision(device: torch.device) -> str:
+    """The arithmetic of the narrow feed-forward networks (fast mode, segmentation decoder).
+
+    bf16 only on CPUs with AMX tiles: with AVX512-BF16 alone (AMD EPYC here)
+    these networks ran 2× slower in bf16 than in fp32 on an idle machine
+    (512 px preset: 0.307 s vs 0.146 s), unlike VGG19, whose wide layers gain
+    from it. On CUDA they run in fp32: they are memory-bound, not compute-bound.
+    """
+    return "bf16" if device.type == "cpu" and cpu_has_amx() else "fp32"
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context for a resolved precision ("fp32", "bf16" or "fp16")."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)

@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import StyleTransferError
 
-SUBCOMMANDS = ("stylize", "demo", "segment", "presets")
+SUBCOMMANDS = ("stylize", "demo", "segment", "presets", "learn-style", "batch", "serve", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,19 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _subcommand(name: str):
     try:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
     except ModuleNotFoundError as error:
         # a subcommand whose module is not written yet is simply not offered
-        if error.name == f"{__name__}.{name}":
+        if error.name == f"{__name__}.{name.replace('-', '_')}":
             return None
         raise
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 ok, 2 bad input, 130 interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
     except StyleTransferError as error:
         print(f"napari-styletransfer: error: {error}", file=sys.stderr)

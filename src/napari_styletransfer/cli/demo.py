@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import check_output
 from ..image_io import write_image
+from .options import add_overwrite_option
 from .progress_bar import last_report, with_progress
 
 DEMO_CONTENT = "astronaut"
@@ -25,6 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "write PNGs and a side-by-side sheet.",
     )
     p.add_argument("-o", "--output", required=True, help="output folder")
+    add_overwrite_option(p)
     p.add_argument("--max-size", type=int, default=384, help="longer side to compute at")
     p.add_argument("--steps", type=int, default=100, help="optimisation steps per picture")
     p.add_argument("--device", default="auto")
@@ -34,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def side_by_side(images: list[np.ndarray], height: int = 256, gap: int = 8) -> np.ndarray:
     """Scale images to one height and put them in a row on a white background."""
-    from ..engine.arrays import resize_array
+    from ..core.arrays import resize_array
 
     tiles = []
     for image in images:
@@ -54,32 +57,35 @@ def side_by_side(images: list[np.ndarray], height: int = 256, gap: int = 8) -> n
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``demo`` subcommand."""
-    from ..engine.api import iter_stylize
+    from ..api import StylizeRequest, iter_run
     from ..samples import load_sample, style_names
 
     out_dir = Path(args.output)
-    content = load_sample(DEMO_CONTENT)
-    write_image(out_dir / f"{DEMO_CONTENT}.png", content)
-    jobs = [(name, {}) for name in style_names()]
+    options = {"max_size": args.max_size, "steps": args.steps, "device": args.device}
+    runs = [(name, StylizeRequest.create(name, **options)) for name in style_names()]
     # the subject found by the bundled UNet stays as it is
-    jobs.append((style_names()[0], {"mask": "auto", "region": "outside"}))
-    results, written, start = [content], [], time.perf_counter()
-    for name, extra in jobs:
-        label = f"{name}-background-only" if extra else name
-        reports = iter_stylize(
-            content, name, max_size=args.max_size, steps=args.steps, device=args.device, **extra
-        )
+    background = StylizeRequest.create(style_names()[0], mask="auto", region="outside", **options)
+    runs.append((f"{style_names()[0]}-background-only", background))
+    photo_path, sheet_path = out_dir / f"{DEMO_CONTENT}.png", out_dir / "sheet.png"
+    paths = [out_dir / f"{DEMO_CONTENT}-{label}.png" for label, _ in runs]
+    for path in (photo_path, *paths, sheet_path):  # every check before the first picture
+        check_output(path, overwrite=args.overwrite)
+    content = load_sample(DEMO_CONTENT)
+    results, start = [content], time.perf_counter()
+    for (_, request), path in zip(runs, paths, strict=True):
+        reports = iter_run(request, content)
         final = last_report(with_progress(reports, enabled=None if not args.json else False))
         results.append(final.result)
-        written.append(str(write_image(out_dir / f"{DEMO_CONTENT}-{label}.png", final.result)))
-    sheet = write_image(out_dir / "sheet.png", side_by_side(results))
+        write_image(path, final.result)
+    write_image(photo_path, content)
+    write_image(sheet_path, side_by_side(results))
     if args.json:
         summary = {
-            "outputs": written,
-            "sheet": str(sheet),
+            "outputs": [str(path) for path in paths],
+            "sheet": str(sheet_path),
             "seconds": round(time.perf_counter() - start, 1),
         }
         print(json.dumps(summary))
     else:
-        print(f"wrote {len(written)} pictures and {sheet}")
+        print(f"wrote {len(paths)} pictures and {sheet_path}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 
-from ..engine.progress import Progress
+from ..core.progress import Progress
 
 
 def with_progress(reports: Iterable[Progress], enabled: bool | None = None) -> Iterator[Progress]:

@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 
+from ..files import check_output
 from ..image_io import read_image, write_image
+from .options import add_overwrite_option
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,6 +24,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("image", help="input image file (PNG, JPEG, TIFF …)")
     p.add_argument("-o", "--output", required=True, help="output mask file (PNG)")
+    add_overwrite_option(p)
     p.add_argument(
         "--threshold", type=float, default=0.5, help="subject probability cut-off (default 0.5)"
     )
@@ -34,15 +37,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``segment`` subcommand."""
-    from ..segmentation import clean_mask, predict_subject
-    from ..segmentation.inference import ambiguity_message, check_threshold
+    from ..segmentation import check_threshold, mask_from_probability, predict_subject
+    from ..segmentation.inference import ambiguity_message
 
     threshold = check_threshold(args.threshold)
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.image])
     image = read_image(args.image)
     start = time.perf_counter()
     prediction = predict_subject(image, device=args.device)
-    mask = clean_mask(
-        prediction.probability > threshold, holes=args.fill_holes, largest=args.largest
+    mask = mask_from_probability(
+        prediction.probability, threshold=threshold, holes=args.fill_holes, largest=args.largest
     )
     seconds = time.perf_counter() - start
     path = write_image(args.output, np.where(mask, 255, 0).astype(np.uint8))

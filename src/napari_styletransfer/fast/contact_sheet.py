@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .engine import fast_stylize
 from .presets import PRESET_COUNT
+from .run import fast_stylize
 
 COLUMNS = 7
 GAP = 6
@@ -21,8 +21,9 @@ def render_contact_sheet(
     device: torch.device,
     *,
     on_tile: Callable[[int, int], None] | None = None,
+    extra: Sequence[str] = (),
 ) -> np.ndarray:
-    """Stylise ``photo`` with every preset and lay the results out in a grid.
+    """Stylise ``photo`` with every preset (and ``extra`` styles) and lay the results out in a grid.
 
     Parameters
     ----------
@@ -31,18 +32,22 @@ def render_contact_sheet(
     device : torch.device
     on_tile : callable, optional
         Called as ``on_tile(done, total)`` after each preset.
+    extra : sequence of str
+        More fast-mode styles after the presets, e.g. ``learned:NAME``.
 
     Returns
     -------
     numpy.ndarray
-        The sheet as H×W×3 uint8: the original first, then presets 0–25,
-        each labelled with the spec that reproduces it (``preset:N``).
+        The sheet as H×W×3 uint8: the original first, then presets 0–25 and
+        the extra styles, each labelled with the spec that reproduces it
+        (``preset:N``, ``learned:NAME``).
     """
     tiles = [("original", photo)]
-    for index in range(PRESET_COUNT):
-        tiles.append((f"preset:{index}", fast_stylize(photo, f"preset:{index}", device=device)))
+    specs = [f"preset:{index}" for index in range(PRESET_COUNT)] + list(extra)
+    for done, spec in enumerate(specs, start=1):
+        tiles.append((spec, fast_stylize(photo, spec, device=device)))
         if on_tile is not None:
-            on_tile(index + 1, PRESET_COUNT)
+            on_tile(done, len(specs))
     return _layout(tiles)
 
 

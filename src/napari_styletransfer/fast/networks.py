@@ -9,6 +9,9 @@ import torch
 from torch import nn
 
 from .arbitrary import load_arbitrary, load_predictor
+from .cache import Memo
+from .layers import StyleTransformerNet
+from .learned import LearnedStyle
 from .multistyle import load_multistyle
 
 LOADERS: dict[str, Callable[[], nn.Module]] = {
@@ -43,26 +46,34 @@ def get_network(name: str, device: torch.device) -> nn.Module:
         return _loaded[key]
 
 
+# networks trained from scratch, one per learned style and device
+_learned_nets = Memo(size=2)
+
+
+def get_learned_transformer(style: LearnedStyle, device: torch.device) -> StyleTransformerNet:
+    """The transformer a learned style runs on (its own one for ``johnson`` styles).
+
+    Learned presets of the two pretrained networks reuse those networks'
+    convolutions; a style trained from scratch brings its own, which are
+    built once per style and device.
+    """
+    if style.network != "johnson":
+        return get_network(style.network, device).transformer
+    key = (style.digest(), str(device))
+    net = _learned_nets.get(key)
+    if net is None:
+        from .johnson import JOHNSON_SHAPE
+
+        net = StyleTransformerNet(JOHNSON_SHAPE)
+        state = {k: torch.from_numpy(v) for k, v in style.weights.items()}
+        net.load_state_dict(state)
+        net = net.eval().requires_grad_(False).to(device).to(memory_format=torch.channels_last)
+        _learned_nets.put(key, net)
+    return net
+
+
 def clear_cache() -> None:
     """Forget every loaded network (frees their memory on the next garbage collection)."""
     with _lock:
         _loaded.clear()
-
-
-def uses_bfloat16(device: torch.device) -> bool:
-    """Whether the transformers run under bfloat16 autocast on this device.
-
-    Only on CPUs with AMX tiles. With AVX512-BF16 alone (AMD EPYC here) these
-    narrow networks ran 2× slower in bfloat16 than in float32 on an idle
-    machine (512 px preset: 0.307 s vs 0.146 s), unlike VGG19 in quality mode,
-    whose wide layers gain from it. The difference to float32 is below one grey
-    level on average (max ≈ 0.03 on a 0–1 scale, measured in the tests).
-    """
-    if device.type != "cpu":
-        return False
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
-def autocast_for(device: torch.device) -> torch.autocast:
-    """The autocast context the transformers run in on ``device``."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bfloat16(device))
+    _learned_nets.clear()

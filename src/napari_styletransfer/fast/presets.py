@@ -9,6 +9,7 @@ what each one looks like).
 from __future__ import annotations
 
 import math
+import sys
 
 from ..errors import StyleTransferError
 
@@ -51,11 +52,14 @@ def parse_preset(spec: str) -> dict[int, float] | None:
     weights: dict[int, float] = {}
     for part in body.split(","):
         index, weight = _parse_part(part.strip(), spec)
-        weights[index] = weights.get(index, 0.0) + weight
-    total = sum(weights.values())
-    if total <= 0:
+        weights[index] = min(weights.get(index, 0.0) + weight, sys.float_info.max)
+    largest = max(weights.values())
+    if largest <= 0:
         raise StyleTransferError(f"The preset weights in {spec!r} are all zero ({_EXAMPLES}).")
-    return {index: w / total for index, w in sorted(weights.items()) if w > 0}
+    # scale by the largest first: weights near 1e308 would overflow a plain sum
+    scaled = {index: w / largest for index, w in weights.items()}
+    total = sum(scaled.values())
+    return {index: w / total for index, w in sorted(scaled.items()) if w > 0}
 
 
 def _parse_part(part: str, spec: str) -> tuple[int, float]:

@@ -29,8 +29,8 @@ from fractions import Fraction
 import torch
 from torch import nn
 
+from .. import devices
 from .layers import NormContext, NormStats, StyleConv, StyleParams, StyleTransformerNet
-from .networks import autocast_for
 from .tiling import Tile, TileBlender, crop, plan_tiles
 
 CONTRACT_MARGIN = 32  # full-resolution pixels; the contracting stage sees 7 px around
@@ -140,7 +140,7 @@ def _contract_stage(layers, params, image, tile_size, stats, device):
 @torch.inference_mode()
 def _finish_whole(layer: StyleConv, params, x, stats, device) -> torch.Tensor:
     context = NormContext(params)  # statistics of the whole ¼-resolution tensor
-    with autocast_for(device):
+    with devices.autocast_for(device, devices.network_precision(device)):
         x = layer.finish(x.contiguous(memory_format=torch.channels_last), context)
     stats.update(context.recorded)
     return x
@@ -149,7 +149,7 @@ def _finish_whole(layer: StyleConv, params, x, stats, device) -> torch.Tensor:
 @torch.inference_mode()
 def _residual_stage(blocks: nn.ModuleList, params, x, stats, device) -> torch.Tensor:
     context = NormContext(params)
-    with autocast_for(device):
+    with devices.autocast_for(device, devices.network_precision(device)):
         for block in blocks:
             x = block(x, context)
     stats.update(context.recorded)
@@ -182,7 +182,7 @@ def _expand_stage(layers, params, low, tile_size, stats, device):
 def _prefix_then_convolve(prefix, layer: StyleConv, params, stats, x, device) -> torch.Tensor:
     """Run ``prefix`` with fixed statistics, then ``layer`` up to (not including) its norm."""
     context = NormContext(params, fixed_stats=stats)
-    with autocast_for(device):
+    with devices.autocast_for(device, devices.network_precision(device)):
         for earlier in prefix:
             x = earlier(x, context)
         return layer.convolve(x)
@@ -191,7 +191,7 @@ def _prefix_then_convolve(prefix, layer: StyleConv, params, stats, x, device) ->
 @torch.inference_mode()
 def _run_layers(layers, params, stats, x, device) -> torch.Tensor:
     context = NormContext(params, fixed_stats=stats)
-    with autocast_for(device):
+    with devices.autocast_for(device, devices.network_precision(device)):
         for layer in layers:
             x = layer(x, context)
     return x.float()

@@ -14,16 +14,26 @@ from .inference import (
     segment_subject,
     subject_probability,
 )
-from .postprocess import clean_mask, fill_holes, keep_largest_object
+from .postprocess import (
+    DEFAULT_THRESHOLD,
+    check_threshold,
+    clean_mask,
+    fill_holes,
+    keep_largest_object,
+    mask_from_probability,
+)
 
 __all__ = [
     "AMBIGUOUS_BELOW",
+    "DEFAULT_THRESHOLD",
     "SubjectPrediction",
+    "check_threshold",
     "clean_mask",
     "fill_holes",
     "get_model",
     "image_to_rgb_float",
     "keep_largest_object",
+    "mask_from_probability",
     "predict_subject",
     "segment_subject",
     "subject_probability",

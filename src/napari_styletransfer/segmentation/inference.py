@@ -10,11 +10,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..core.arrays import to_float_rgb
 from ..devices import out_of_memory_as_error, resolve_device
-from ..engine.arrays import to_float_rgb
-from ..errors import StyleTransferError
 from .model import SubjectUNet, build_model, load_checkpoint
-from .postprocess import intersection_over_union
+from .postprocess import (
+    DEFAULT_THRESHOLD,
+    check_threshold,
+    intersection_over_union,
+    mask_from_probability,
+)
 
 _LOAD_LOCK = threading.Lock()
 
@@ -59,7 +63,7 @@ def ambiguity_message(prediction: SubjectPrediction) -> str:
 def image_to_rgb_float(image: np.ndarray) -> np.ndarray:
     """Turn a 2-D image (gray, RGB or RGBA; integer or float) into RGB float32 in [0, 1].
 
-    Same conventions as the style engine (:mod:`napari_styletransfer.engine.arrays`):
+    Same conventions as the style engine (:mod:`napari_styletransfer.core.arrays`):
     uint8 is divided by 255, other integers and floats outside [0, 1] are
     stretched between their own minimum and maximum; alpha is ignored.
 
@@ -160,7 +164,12 @@ def _predict(
 
 
 def segment_subject(
-    image: np.ndarray, *, threshold: float = 0.5, device: str | torch.device = "auto"
+    image: np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    holes: bool = False,
+    largest: bool = False,
+    device: str | torch.device = "auto",
 ) -> np.ndarray:
     """Find the main subject of a photo with the bundled UNet.
 
@@ -170,6 +179,8 @@ def segment_subject(
         H×W, H×W×3 or H×W×4; uint8, uint16 or float; any size of at least 16×16.
     threshold : float
         Probability above which a pixel counts as subject, between 0 and 1.
+    holes, largest : bool
+        Clean-ups: fill holes inside the subject; keep only the largest object.
     device : str or torch.device
         "auto", "cpu", "cuda", "cuda:N" or "mps".
 
@@ -188,19 +199,9 @@ def segment_subject(
     >>> from napari_styletransfer import load_sample, segment_subject
     >>> mask = segment_subject(load_sample("chelsea"))  # doctest: +SKIP
     """
-    threshold = check_threshold(threshold)
-    return subject_probability(image, device=device) > threshold
-
-
-def check_threshold(threshold: float) -> float:
-    """Validate a probability threshold and return it as a float."""
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        raise StyleTransferError(f"The threshold must be a number, got {threshold!r}.") from None
-    if not 0.0 <= value <= 1.0:
-        raise StyleTransferError(f"The threshold must be between 0 and 1, got {value}.")
-    return value
+    check_threshold(threshold)  # before the model runs
+    probability = subject_probability(image, device=device)
+    return mask_from_probability(probability, threshold=threshold, holes=holes, largest=largest)
 
 
 def resize(x: torch.Tensor, size: int) -> torch.Tensor:

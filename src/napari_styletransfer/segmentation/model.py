@@ -175,7 +175,7 @@ def load_checkpoint(path: Path | str = WEIGHTS_PATH) -> dict:
     if not path.is_file():
         raise StyleTransferError(
             f"The subject segmentation weights are missing ({path}); reinstall the package "
-            "or train them with: python -m napari_styletransfer.segmentation.train"
+            "or train them with: python -m napari_styletransfer.segmentation.training.train"
         )
     return torch.load(path, map_location="cpu", weights_only=True)
 

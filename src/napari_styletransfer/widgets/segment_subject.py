@@ -7,7 +7,6 @@ correct with the brush and use as a mask in the "Style transfer" widget.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,8 +24,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-CURRENT_SLICE = "current slice"
-ALL_SLICES = "all slices"
+from ..errors import StyleTransferError
+from .layers import (
+    ALL_SLICES,
+    CURRENT_SLICE,
+    content_layout,
+    frame_indices,
+    full_resolution,
+    read_frame,
+)
+from .runner import iterate_in_thread
+
 SUBJECT_LABEL = 1
 
 if TYPE_CHECKING:
@@ -44,46 +52,12 @@ class SegmentationResult:
     ambiguous: dict[tuple[int, ...], SubjectPrediction] = field(default_factory=dict)
 
 
-def stack_shape_of(layer) -> tuple[int, ...]:
-    """Leading (stack) axes of an Image layer: all but the two spatial and the RGB axis."""
-    shape = tuple(_full_resolution(layer).shape)
-    spatial_end = len(shape) - 1 if layer.rgb else len(shape)
-    return shape[: spatial_end - 2]
-
-
-def frame_of(layer, index: tuple[int, ...]) -> np.ndarray:
-    """A copy of one 2-D (maybe RGB) frame of a layer; the layer is never modified."""
-    return np.array(_full_resolution(layer)[index])
-
-
-def current_index(viewer, layer) -> tuple[int, ...]:
-    """The stack index of the slice the viewer currently shows for a layer."""
-    stack = stack_shape_of(layer)
-    if not stack:
-        return ()
-    point = np.asarray(viewer.dims.point)[-layer.ndim :]
-    data_point = np.asarray(layer.world_to_data(point))[: len(stack)]
-    return tuple(int(np.clip(round(p), 0, n - 1)) for p, n in zip(data_point, stack, strict=True))
-
-
-def _full_resolution(layer):
-    return layer.data[0] if layer.multiscale else layer.data
-
-
 def segment_frames(frames: list[tuple[tuple[int, ...], np.ndarray]], device: str):
-    """Worker body: yield (index, SubjectPrediction) per frame, or ("error", exception) once.
-
-    Errors are yielded rather than raised: a generator worker reports some
-    exceptions only as warnings, and the widget must reset its buttons anyway.
-    """
+    """Worker body: yield (index, SubjectPrediction) per frame."""
     from ..segmentation import predict_subject
 
     for index, frame in frames:
-        try:
-            yield index, predict_subject(frame, device=device)
-        except Exception as error:  # handed to the GUI thread, shown as a notification
-            yield "error", error
-            return
+        yield index, predict_subject(frame, device=device)
 
 
 class SegmentSubjectWidget(QWidget):
@@ -165,8 +139,7 @@ class SegmentSubjectWidget(QWidget):
 
     def _update_stack_controls(self, *args) -> None:
         layer = self.image_layer()
-        is_stack = layer is not None and bool(stack_shape_of(layer))
-        self.slices_combo.setEnabled(is_stack)
+        self.slices_combo.setEnabled(layer is not None and bool(_stack_shape(layer)))
         self.run_button.setEnabled(layer is not None and self.worker is None)
 
     def _threshold_changed(self, value: int) -> None:
@@ -176,55 +149,54 @@ class SegmentSubjectWidget(QWidget):
     # --- running --------------------------------------------------------------------
     def run(self) -> None:
         """Segment the chosen layer (current slice or all slices) in a thread worker."""
-        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error
 
         layer = self.image_layer()
         if layer is None or self.worker is not None:
             return
-        stack = stack_shape_of(layer)
-        if stack and self.slices_combo.currentText() == ALL_SLICES:
-            indices = list(itertools.product(*(range(n) for n in stack)))
-        else:
-            indices = [current_index(self.viewer, layer)]
-        frames = [(index, frame_of(layer, index)) for index in indices]
-        frame_shape = frames[0][1].shape[:2]
-        if self.result is None or (self.result.layer_name, self.result.stack_shape) != (
-            layer.name,
-            stack,
-        ):
-            self.result = SegmentationResult(layer.name, stack, frame_shape)
+        try:
+            layout = content_layout(layer)
+        except StyleTransferError as error:
+            show_error(str(error))
+            return
+        position = layer.world_to_data(self.viewer.dims.point)
+        indices = frame_indices(layout, self.slices_combo.currentText(), position)
+        frames = [(index, read_frame(full_resolution(layer), index)) for index in indices]
+        key = (layer.name, layout.stack_shape)
+        if self.result is None or (self.result.layer_name, self.result.stack_shape) != key:
+            self.result = SegmentationResult(layer.name, layout.stack_shape, layout.spatial_shape)
         self.progress.setRange(0, len(frames))
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.status.setText(f"segmenting {len(frames)} frame(s)…")
         self.run_button.setEnabled(False)
-        self.worker = create_worker(
-            segment_frames, frames, self.device_combo.currentText(), _start_thread=False
+        self.worker = iterate_in_thread(
+            segment_frames,
+            self._on_frame,
+            self._on_finished,
+            frames,
+            self.device_combo.currentText(),
         )
-        self.worker.yielded.connect(self._on_frame)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.start()
 
     def _on_frame(self, item) -> None:
-        index, value = item
-        if index == "error":
-            from napari.utils.notifications import show_error
-
-            self.status.setText(f"failed: {value}")
-            show_error(f"Segmentation failed: {value}")
-            return
-        self.result.probabilities[index] = value.probability
-        if value.ambiguous:
-            self.result.ambiguous[index] = value
+        index, prediction = item
+        self.result.probabilities[index] = prediction.probability
+        if prediction.ambiguous:
+            self.result.ambiguous[index] = prediction
         else:
             self.result.ambiguous.pop(index, None)
         self.progress.setValue(self.progress.value() + 1)
         self._apply_result(only=[index])
 
-    def _on_finished(self) -> None:
+    def _on_finished(self, error: Exception | None) -> None:
         self.worker = None
         self.progress.setVisible(False)
-        if not self.status.text().startswith("failed"):
+        if error is not None:
+            from napari.utils.notifications import show_error
+
+            self.status.setText(f"failed: {error}")
+            show_error(f"Segmentation failed: {error}")
+        else:
             self.status.setText(self._done_message())
         self._update_stack_controls()
 
@@ -248,7 +220,7 @@ class SegmentSubjectWidget(QWidget):
     # --- output ---------------------------------------------------------------------
     def _apply_result(self, *args, only: list[tuple[int, ...]] | None = None) -> None:
         """Threshold and clean the stored probabilities into the Labels layer."""
-        from ..segmentation import clean_mask
+        from ..segmentation import mask_from_probability
 
         result = self.result
         if result is None or not result.probabilities:
@@ -258,8 +230,9 @@ class SegmentSubjectWidget(QWidget):
             return
         indices = only if only is not None else list(result.probabilities)
         for index in indices:
-            mask = clean_mask(
-                result.probabilities[index] > self.threshold,
+            mask = mask_from_probability(
+                result.probabilities[index],
+                threshold=self.threshold,
                 holes=self.fill_holes_box.isChecked(),
                 largest=self.largest_box.isChecked(),
             )
@@ -289,3 +262,10 @@ class SegmentSubjectWidget(QWidget):
         )
         self.viewer.layers.selection.active = labels
         return labels
+
+
+def _stack_shape(layer) -> tuple[int, ...]:
+    try:
+        return content_layout(layer).stack_shape
+    except StyleTransferError:
+        return ()
