@@ -10,7 +10,9 @@ from .models import INITS
 
 DEFAULT_PRESET_NETWORK = "arbitrary"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-RAW_GRAM_STYLE_WEIGHT = 100.0  # style weight of the training loss (raw Gram errors) when none is given
+RAW_GRAM_STYLE_WEIGHT = (
+    100.0  # style weight of the training loss (raw Gram errors) when none is given
+)
 
 
 @dataclass(frozen=True)
