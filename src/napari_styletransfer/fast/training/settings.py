@@ -10,9 +10,8 @@ from .models import INITS
 
 DEFAULT_PRESET_NETWORK = "arbitrary"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-RAW_GRAM_STYLE_WEIGHT = (
-    100.0  # style weight of the training loss (raw Gram errors) when none is given
-)
+# style weight of the training loss (it sums raw Gram errors) when none is given
+RAW_GRAM_STYLE_WEIGHT = 100.0
 
 
 @dataclass(frozen=True)
