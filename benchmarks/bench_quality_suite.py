@@ -526,7 +526,7 @@ def markdown(args, rows: list[dict], sheet_cells: list, plotted: bool) -> str:
         "",
         "The suite (`benchmarks/suite.py` builds it; the photos are not in the repository):",
         "",
-        markdown_table(header, suite.provenance_rows(args.suite)),
+        markdown_table(header, suite.provenance_rows(args.suite, args.contents)),
         "",
         "Paintings: the four bundled ones (provenance in [samples.md](samples.md)). "
         "Photos smaller than a cell's size are upsampled (bicubic) to it.",
@@ -636,7 +636,7 @@ def parse(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.command = " ".join(argv if argv is not None else sys.argv[1:])
     if args.smoke:
-        args.sizes, args.contents, args.pastiche_steps = [64], list(suite.NAMES[:2]), 3
+        args.sizes, args.pastiche_steps = [64], 3
         args.options = {"steps": 4, **args.options}
     return args
 

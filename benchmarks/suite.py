@@ -87,13 +87,13 @@ def source_file(photo: Photo, cache: Path) -> tuple[Path, str]:
     return root / photo.path, package_version(root)
 
 
-def build(cache: Path | None = None) -> dict[str, str]:
-    """Build every missing suite photo into ``cache``; return name → package version."""
+def build(cache: Path | None = None, names=NAMES) -> dict[str, str]:
+    """Build the missing suite photos ``names`` into ``cache``; return name → package version."""
     cache = cache or default_cache()
     folder = cache / "photos"
     folder.mkdir(parents=True, exist_ok=True)
     versions = {}
-    for photo in SUITE:
+    for photo in (p for p in SUITE if p.name in names):
         target = folder / f"{photo.name}.png"
         stamp = target.with_suffix(".source")
         if target.exists() and stamp.exists():
@@ -114,21 +114,21 @@ def load(name: str, cache: Path | None = None) -> np.ndarray:
         raise KeyError(f"{name!r} is not in the suite: {', '.join(NAMES)}")
     path = (cache or default_cache()) / "photos" / f"{name}.png"
     if not path.exists():
-        build(cache)
+        build(cache, (name,))
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def provenance_rows(cache: Path | None = None) -> list[list[str]]:
+def provenance_rows(cache: Path | None = None, names=NAMES) -> list[list[str]]:
     """One markdown row per photo: name, kind, package (version), path, size, licence, credit."""
-    versions = build(cache)
+    versions = build(cache, names)
     rows = []
-    for photo in SUITE:
+    for photo in (p for p in SUITE if p.name in names):
         height, width = load(photo.name, cache).shape[:2]
         rows.append(
             [
                 f"`{photo.name}`",
                 photo.kind,
-                versions[photo.name],
+                versions[photo.name].replace("%3a", ":"),
                 f"`{photo.path}`",
                 f"{width}×{height}",
                 photo.licence,
