@@ -28,27 +28,26 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     DOCS,
+    Yardstick,
     cuda_peak_mb,
+    drive_pastiche,
     markdown_table,
     peak_rss_mb,
     record_pictures,
     resized,
     run_worker,
 )
+from common import time_to_reach as reach_in
 
 HERE = Path(__file__).resolve()
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-CONTENT_LAYER = "relu4_2"
 CONTENT_NAME, STYLE_NAME = "astronaut", "starry-night"
 
 
@@ -82,38 +81,10 @@ def work_ours(job: dict) -> dict:
 
 def work_pastiche(job: dict) -> dict:
     """pastiche's own optimiser (its defaults: L-BFGS, lr 1, content init), driven in-process."""
-    from pastiche.pastiche import VGG_MEAN, PasticheArtist
-
     content, style = inputs(job["size"])
-    folder = Path(tempfile.mkdtemp())
-    Image.fromarray(content).save(folder / "content.png")
-    Image.fromarray(style).save(folder / "style.png")
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    artist = PasticheArtist(
-        str(folder / "content.png"),
-        [str(folder / "style.png")],
-        device="cpu",
-        size=job["size"],
-        style_size=job["size"],
+    steps, times, _, images = drive_pastiche(
+        content, style, job["size"], job["steps"], job["every"]
     )
-    busy = time.perf_counter() - start
-    mean = torch.tensor(VGG_MEAN).view(3, 1, 1)
-
-    def picture() -> np.ndarray:
-        bgr = artist.pastiche.detach()[0] + mean
-        return bgr.flip(0).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
-
-    steps, times, images = [0], [busy], [picture()]
-    for step in range(1, job["steps"] + 1):
-        start = time.perf_counter()
-        artist.draw()
-        busy += time.perf_counter() - start
-        if step % job["every"] == 0 or step == job["steps"]:
-            print(f"  pastiche step {step}: {busy:.1f} s", file=sys.stderr, flush=True)
-            steps.append(step)
-            times.append(busy)
-            images.append(picture())
     return _save(job, steps, times, images)
 
 
@@ -129,38 +100,6 @@ def _save(job: dict, steps: list, times: list, images: list) -> dict:
 
 
 # ---------------------------------------------------------------- yardstick
-
-
-class Yardstick:
-    """Style and content distances of pictures to one content/style pair (see module doc)."""
-
-    def __init__(self, content: np.ndarray, style: np.ndarray, size: int) -> None:
-        from napari_styletransfer.core.vgg import load_vgg19
-        from napari_styletransfer.quality.losses import gram
-
-        self.gram, self.size = gram, size
-        self.vgg = load_vgg19(torch.device("cpu"), "max")
-        with torch.inference_mode():
-            self.content = self._features(content, (CONTENT_LAYER,))[CONTENT_LAYER]
-            feats = self._features(style, STYLE_LAYERS)
-            self.grams = {k: gram(v) for k, v in feats.items()}
-
-    def _features(self, image: np.ndarray, layers) -> dict:
-        if max(image.shape[:2]) != self.size:
-            image = resized(image, self.size)
-        x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
-        return self.vgg(x, layers)
-
-    def __call__(self, image: np.ndarray) -> tuple[float, float]:
-        """(style distance, content distance) of a uint8 RGB picture."""
-        with torch.inference_mode():
-            feats = self._features(image, (*STYLE_LAYERS, CONTENT_LAYER))
-            style = statistics.fmean(
-                float((self.gram(feats[k]) - g).norm() / g.norm()) for k, g in self.grams.items()
-            )
-            c = feats[CONTENT_LAYER]
-            content = float((c - self.content).norm() / self.content.norm())
-        return style, content
 
 
 def measure(
@@ -197,10 +136,7 @@ def cached_path(cache: Path | None, kind: str, job: dict) -> Path | None:
 
 def time_to_reach(run: dict, style_goal: float, content_goal: float) -> float | None:
     """Seconds until style ≤ goal with content ≤ its goal (None when never reached)."""
-    for seconds, (style, content) in zip(run["times"], run["distances"], strict=True):
-        if style <= style_goal and content <= content_goal:
-            return seconds
-    return None
+    return reach_in(run["times"], run["distances"], style_goal, content_goal)
 
 
 # ---------------------------------------------------------------- experiments
@@ -386,7 +322,9 @@ def markdown(args, result: dict, scale_rows: list[dict]) -> str:
         f"{1000 * result['pastiche']['seconds'] / max(1, args.pastiche_steps) / 60:.0f} min here). "
         f"Its final picture sets the goal: style distance ≤ {style_goal:.3f} with content distance "
         f"≤ {content_goal:.3f}. Times are seconds spent inside each implementation "
-        "(model loading included, yardstick excluded).",
+        "(model loading included, yardstick excluded). This is one pair at one size; "
+        "what holds on 6 photos × 4 paintings × 4 sizes is in the suite section at the end "
+        "(`bench_quality_suite.py`).",
         "",
         comparison_table(result),
         "",

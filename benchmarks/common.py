@@ -10,8 +10,10 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
 
 
 def cpu_model() -> str:
@@ -119,7 +123,15 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def record_pictures(runner, keep, log: str | None = None) -> tuple[list, list, list, float]:
+def cpu_seconds() -> float:
+    """CPU time this process has used so far, user + system, all threads (getrusage)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def record_pictures(
+    runner, keep, log: str | None = None, cpu: list | None = None
+) -> tuple[list, list, list, float]:
     """Drive an ``iter_stylize`` run, timing only the engine's own work.
 
     Parameters
@@ -129,6 +141,9 @@ def record_pictures(runner, keep, log: str | None = None) -> tuple[list, list, l
         ``keep(report)`` says whether to keep this report's picture.
     log : str, optional
         A label; when given, each kept step is printed on stderr.
+    cpu : list, optional
+        When given, the process CPU seconds spent inside the engine up to each
+        kept step are appended to it (same scope as the wall times).
 
     Returns
     -------
@@ -137,19 +152,129 @@ def record_pictures(runner, keep, log: str | None = None) -> tuple[list, list, l
     busy : float
         Engine seconds in all.
     """
-    busy, steps, times, images = 0.0, [], [], []
+    busy, used, steps, times, images = 0.0, 0.0, [], [], []
+    cpus = [] if cpu is None else cpu
     while True:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         report = next(runner, None)
         busy += time.perf_counter() - start
+        used += cpu_seconds() - start_cpu
         if report is None:
             return steps, times, images, busy
         if not keep(report):
             continue
         if steps and steps[-1] == report.step:  # the final report repeats the last step
-            del steps[-1], times[-1], images[-1]
+            del steps[-1], times[-1], images[-1], cpus[-1]
         steps.append(report.step)
         times.append(busy)
+        cpus.append(used)
         images.append(report.result if report.done else report.preview)
         if log:
             print(f"  {log} step {report.step}: {busy:.1f} s", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- pastiche, driven in-process
+
+
+def drive_pastiche(
+    content: np.ndarray, style: np.ndarray, size: int, steps: int, every: int
+) -> tuple[list, list, list, list]:
+    """pastiche 1.6.0's own optimiser at its defaults (L-BFGS, lr 1, content init).
+
+    Content and style (uint8 RGB, longer side ``size``) are handed over as PNG
+    files, as its command line would read them. Returns the kept steps (0, every
+    ``every`` steps and the last), the wall and the CPU seconds spent inside
+    pastiche up to each (model loading included), and the pictures (uint8 RGB).
+    """
+    from pastiche.pastiche import VGG_MEAN, PasticheArtist
+
+    folder = Path(tempfile.mkdtemp())
+    Image.fromarray(content).save(folder / "content.png")
+    Image.fromarray(style).save(folder / "style.png")
+    torch.manual_seed(0)
+    start, start_cpu = time.perf_counter(), cpu_seconds()
+    artist = PasticheArtist(
+        str(folder / "content.png"),
+        [str(folder / "style.png")],
+        device="cpu",
+        size=size,
+        style_size=size,
+    )
+    busy, used = time.perf_counter() - start, cpu_seconds() - start_cpu
+    mean = torch.tensor(VGG_MEAN).view(3, 1, 1)
+
+    def picture() -> np.ndarray:
+        bgr = artist.pastiche.detach()[0] + mean
+        return bgr.flip(0).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+
+    kept, times, cpus, images = [0], [busy], [used], [picture()]
+    for step in range(1, steps + 1):
+        start, start_cpu = time.perf_counter(), cpu_seconds()
+        artist.draw()
+        busy += time.perf_counter() - start
+        used += cpu_seconds() - start_cpu
+        if step % every == 0 or step == steps:
+            print(f"  pastiche step {step}: {busy:.1f} s", file=sys.stderr, flush=True)
+            kept.append(step)
+            times.append(busy)
+            cpus.append(used)
+            images.append(picture())
+    return kept, times, cpus, images
+
+
+# ---------------------------------------------------------------- the yardstick
+
+
+def yardstick_network():
+    """The VGG19 loader and Gram function the yardstick uses (the one place naming them)."""
+    from napari_styletransfer.core.vgg import load_vgg19
+    from napari_styletransfer.quality.losses import gram
+
+    return load_vgg19, gram
+
+
+class Yardstick:
+    """Style and content distances of pictures to one content/style pair.
+
+    Neutral to both implementations: the same VGG19 (fp32, max pooling, Caffe
+    normalisation) on each 8-bit picture resized to ``size`` (longer side);
+
+    * style distance: mean over relu1_1 … relu5_1 of ‖G(x) − G(style)‖ / ‖G(style)‖;
+    * content distance: ‖F(x) − F(content)‖ / ‖F(content)‖ on relu4_2.
+    """
+
+    def __init__(self, content: np.ndarray, style: np.ndarray, size: int) -> None:
+        load_vgg19, gram = yardstick_network()
+        self.gram, self.size = gram, size
+        self.vgg = load_vgg19(torch.device("cpu"), "max")
+        with torch.inference_mode():
+            self.content = self._features(content, (CONTENT_LAYER,))[CONTENT_LAYER]
+            feats = self._features(style, STYLE_LAYERS)
+            self.grams = {k: gram(v) for k, v in feats.items()}
+
+    def _features(self, image: np.ndarray, layers) -> dict:
+        if max(image.shape[:2]) != self.size:
+            image = resized(image, self.size)
+        x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+        return self.vgg(x, layers)
+
+    def __call__(self, image: np.ndarray) -> tuple[float, float]:
+        """(style distance, content distance) of a uint8 RGB picture."""
+        with torch.inference_mode():
+            feats = self._features(image, (*STYLE_LAYERS, CONTENT_LAYER))
+            style = statistics.fmean(
+                float((self.gram(feats[k]) - g).norm() / g.norm()) for k, g in self.grams.items()
+            )
+            c = feats[CONTENT_LAYER]
+            content = float((c - self.content).norm() / self.content.norm())
+        return style, content
+
+
+def time_to_reach(
+    times: list, distances: list, style_goal: float, content_goal: float
+) -> float | None:
+    """Seconds until style ≤ goal with content ≤ its goal (None when never reached)."""
+    for seconds, (style, content) in zip(times, distances, strict=True):
+        if style <= style_goal and content <= content_goal:
+            return seconds
+    return None

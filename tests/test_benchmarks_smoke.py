@@ -37,3 +37,22 @@ def test_gpu_check_smoke_prints_one_table_of_passing_checks():
     ]
     assert len(rows) == 1 + 5  # header + quality, 2 × fast, segmentation, worker path
     assert all("| ok |" in row for row in rows[1:])
+
+
+def test_quality_suite_smoke_resumes_from_its_cache(tmp_path):
+    # ihc comes with scikit-image, so the smoke run needs no Debian package
+    command = [sys.executable, str(REPO / "benchmarks" / "bench_quality_suite.py"), "--smoke"]
+    command += ["--contents", "ihc", "--styles", "starry-night", "--cache", str(tmp_path / "c")]
+    command += ["--suite", str(tmp_path / "suite"), "--images", str(tmp_path)]
+    command += ["--out", str(tmp_path / "bench.md")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = (tmp_path / "bench.md").read_text()
+    assert "Quality mode against pastiche on a suite" in text
+    row = next(line for line in text.splitlines() if line.startswith("| ihc | starry-night | 64 |"))
+    assert re.search(r"\| \d+\.\d{3} \|", row)  # measured distances
+    assert (tmp_path / "bench_quality_suite_curves.png").stat().st_size > 0
+    # a second run finds both runs in the cache and starts no worker
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "pastiche step" not in again.stderr and " …" not in again.stdout

@@ -6,6 +6,7 @@ Works on float32 RGB arrays in [0, 1] at the working size; the public API
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -75,11 +76,17 @@ class Objective:
         self.content, self.region, self.targets = content, region, targets
         self.precision = resolve_precision(device, settings.precision)
         self.style_weight = settings.style_weight * strength
-        self.layer_weights = settings.layer_weights()
         self.layers = tuple(dict.fromkeys((*settings.content_layers, *settings.style_layers)))
         with torch.no_grad():
             self.content_targets = self._content_targets(content)
             self.style_targets = self._style_targets(styles, blend)
+        # each layer's Gram error counts relative to its target's size: raw Gram MSEs
+        # differ ~10⁴× between layers (relu4_1 ≫ relu1_1, relu5_1), so the finest and the
+        # coarsest texture were all but ignored (benchmarks.md, quality suite)
+        self.layer_weights = {
+            name: weight / float(self.style_targets[name].square().mean().clamp_min(1e-12))
+            for name, weight in settings.layer_weights().items()
+        }
 
     def _features(self, image: torch.Tensor, layers: Sequence[str]) -> dict:
         with autocast_for(self.device, self.precision):
@@ -236,8 +243,12 @@ def iter_optimise(
         image = image.detach().contiguous().requires_grad_(True)
         optimizer = make_optimizer(image, settings)
         stage = f"level {index + 1}/{len(plan)} at {level.size[1]}×{level.size[0]}"
+        guard = Restarts()
         for step in range(level.steps):
+            evaluated = image.detach().clone()
             losses = _one_step(optimizer, objective, image, settings)
+            if guard.must_restart(losses["total"], evaluated, image):
+                optimizer = make_optimizer(image, settings)
             done_steps += 1
             done_cost += level.pixels
             last = step == level.steps - 1
@@ -256,6 +267,33 @@ def iter_optimise(
     return to_numpy(image)
 
 
+class Restarts:
+    """Undo an optimiser step that blew up, and restart one that froze.
+
+    Without a line search, L-BFGS's first step at a level is tiny (1/‖g‖₁) and
+    under bf16 the curvature it measures is mostly rounding noise; the next
+    step can then overshoot by orders of magnitude (loss × 1e24 measured at
+    256 px, style_strength 4), after which the search direction points uphill,
+    every later step is refused and the picture freezes. Here the best image
+    seen at this level is restored and the optimiser starts afresh.
+    """
+
+    BLOW_UP = 10.0  # a loss this many times the best one so far means the step overshot
+
+    def __init__(self) -> None:
+        self.best, self.best_image = math.inf, None
+
+    def must_restart(self, loss: float, evaluated: torch.Tensor, image: torch.Tensor) -> bool:
+        """Whether to restart, given the loss at ``evaluated`` and the image after the step."""
+        if self.best_image is None or (math.isfinite(loss) and loss <= self.BLOW_UP * self.best):
+            if loss < self.best:
+                self.best, self.best_image = loss, evaluated
+            return torch.equal(evaluated, image.detach())  # the step was refused
+        with torch.no_grad():
+            image.copy_(self.best_image)
+        return True
+
+
 def _one_step(
     optimizer, objective: Objective, image: torch.Tensor, settings: QualitySettings
 ) -> dict:
@@ -268,7 +306,14 @@ def _one_step(
         losses.update(parts)
         return total
 
+    group = optimizer.param_groups[0]
+    if settings.optimizer == "lbfgs" and not optimizer.state:
+        # L-BFGS's first step is lr/‖g‖₁ along -g: with lr 1 a change of 1/numel per
+        # pixel, far below bf16's rounding, so the curvature it measures is noise and
+        # the next step overshoots. A mean change of one grey level measures it well.
+        group["lr"] = settings.step_size() * image.numel() / 255
     optimizer.step(closure)
+    group["lr"] = settings.step_size()
     if settings.optimizer == "adam":
         with torch.no_grad():
             image.clamp_(0.0, 1.0)

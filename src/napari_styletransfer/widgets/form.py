@@ -25,12 +25,12 @@ from .layers import ALL_SLICES, CURRENT_SLICE
 from .remote import REMOTE_DEVICE, REMOTE_LABEL
 
 # name: (max size in pixels, optimisation steps); the steps are the engine's
-# defaults for those sizes (quality.settings.default_steps), where the coarse-to-fine
-# pyramid has converged on the test images
+# defaults for those sizes (quality.settings.default_steps), measured on the
+# quality suite (docs/benchmarks.md)
 QUALITY_PRESETS: dict[str, tuple[int, int]] = {
-    "Preview": (256, 100),
-    "Balanced": (512, 150),
-    "High": (1024, 200),
+    "Preview": (256, 60),
+    "Balanced": (512, 140),
+    "High": (1024, 300),
 }
 DEFAULT_PRESET = "Preview"
 FAST, QUALITY = "Fast", "Quality"

@@ -2,10 +2,10 @@
 
 The terms are quality mode's own (:mod:`napari_styletransfer.quality.losses`:
 Gram-matrix style loss, feature content loss, total variation) on the same
-VGG19 with the same layers and default weights
-(:class:`napari_styletransfer.quality.settings.QualitySettings`), so a learned style
-aims at what a quality-mode run of that painting aims at. The painting's Gram
-matrices are computed once, at the working size.
+VGG19 with the same layers (:class:`napari_styletransfer.quality.settings.QualitySettings`).
+One difference: the style term sums raw Gram errors with the weight it was tuned
+with (``RAW_GRAM_STYLE_WEIGHT``), where quality mode weighs each layer by its
+target's size. The painting's Gram matrices are computed once, at the working size.
 """
 
 from __future__ import annotations
