@@ -285,6 +285,9 @@ def warm_up_in_background() -> None:
 
     def import_compiler() -> None:
         with contextlib.suppress(Exception):  # only a speed-up; the job imports it anyway
+            # read the fast networks' weights; importing it (ml_dtypes) held the GIL
+            # for ~1 s in the worker during the first Fast run, freezing the viewer
+            import onnx  # noqa: F401
             import torch._dynamo  # noqa: F401
 
             # the facade and the engines: otherwise imported on the GUI thread at the first Run
