@@ -84,3 +84,26 @@ def drive(runner):
             updates.append(next(runner))
     except StopIteration as stop:
         return updates, stop.value
+
+
+def test_the_warm_up_imports_what_the_first_runs_would_import_in_the_worker():
+    # in a fresh interpreter: those imports hold the GIL for up to a second, so
+    # they must happen when the dock opens, not inside the first Fast/Quality job
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from napari_styletransfer.widgets.runner import warm_up_in_background\n"
+        "assert 'onnx' not in sys.modules\n"
+        "warm_up_in_background()\n"
+        "[t.join(120) for t in threading.enumerate() if t.name == 'styletransfer-warm-up']\n"
+        "missing = [m for m in ('torch._dynamo', 'onnx', 'napari_styletransfer.fast.run',\n"
+        "           'napari_styletransfer.quality.optimise') if m not in sys.modules]\n"
+        "print(missing)\n"
+        "sys.exit(1 if missing else 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
