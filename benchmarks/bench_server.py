@@ -80,9 +80,10 @@ def measure_latency(client: Client, photo: np.ndarray, pairs: int, warmup: int) 
                 expected = stylize(image, "preset:7", **options)
                 local.append(time.perf_counter() - start)
             else:
+                # what Client.stylize does (submit, then the result long-polled: two
+                # requests, no event stream), with the job id kept for its engine time
                 job_id = client.submit(image, "preset:7", **options)
-                client.wait(job_id)
-                got = client.result(job_id)
+                got = client.result(job_id, wait=60.0)
                 remote.append(time.perf_counter() - start)
                 engine.append(client.status(job_id)["elapsed_seconds"])
         if not np.array_equal(got, expected):
