@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,12 @@ from napari_styletransfer.widgets.runner import preload_triton
 # whatever the test order: triton must bind its own LLVM before Mesa's is loaded
 # by the first napari viewer (see preload_triton)
 preload_triton()
+
+# A suite started in the background by a script (``cmd &``) inherits SIGINT as
+# ignored, and so would every CLI the Ctrl-C tests start: they would never see
+# the signal. A Python handler here is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
