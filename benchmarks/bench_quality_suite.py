@@ -637,7 +637,11 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--images", type=Path, default=DOCS / "images")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and budgets")
     args = parser.parse_args(argv)
-    args.command = " ".join(argv if argv is not None else sys.argv[1:])
+    words = list(argv if argv is not None else sys.argv[1:])
+    if "--note" in words:  # the note is printed as a paragraph, not inside the command
+        at = words.index("--note")
+        words[at : at + 2] = ['--note "…"']
+    args.command = " ".join(words)
     if args.smoke:
         args.sizes, args.pastiche_steps = [64], 3
         args.options = {"steps": 4, **args.options}
