@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
 
 import numpy as np
@@ -77,9 +78,9 @@ def summarise(name: str, delays: np.ndarray, extra: str = "") -> str:
 
 
 def _warming_up() -> bool:
-    import threading
+    from napari_styletransfer.widgets.runner import WARM_UP_THREAD
 
-    return any(t.name == "styletransfer-warm-up" for t in threading.enumerate())
+    return any(t.name == WARM_UP_THREAD for t in threading.enumerate())
 
 
 def open_widget():

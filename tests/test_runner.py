@@ -94,10 +94,10 @@ def test_the_warm_up_imports_what_the_first_runs_would_import_in_the_worker():
 
     code = (
         "import sys, threading\n"
-        "from napari_styletransfer.widgets.runner import warm_up_in_background\n"
+        "from napari_styletransfer.widgets.runner import WARM_UP_THREAD, warm_up_in_background\n"
         "assert 'onnx' not in sys.modules\n"
         "warm_up_in_background()\n"
-        "[t.join(120) for t in threading.enumerate() if t.name == 'styletransfer-warm-up']\n"
+        "[t.join(120) for t in threading.enumerate() if t.name == WARM_UP_THREAD]\n"
         "missing = [m for m in ('torch._dynamo', 'onnx', 'napari_styletransfer.fast.run',\n"
         "           'napari_styletransfer.quality.optimise') if m not in sys.modules]\n"
         "print(missing)\n"

@@ -264,6 +264,9 @@ def preload_triton() -> None:
         sys.setdlopenflags(flags)
 
 
+#: Name of the warm-up thread (benchmarks wait for it to end).
+WARM_UP_THREAD = "styletransfer-warm-up"
+
 _warm_up_lock = threading.Lock()
 _warmed_up = False
 
@@ -295,7 +298,7 @@ def warm_up_in_background() -> None:
             from ..fast import run  # noqa: F401
             from ..quality import optimise  # noqa: F401
 
-    threading.Thread(target=import_compiler, name="styletransfer-warm-up", daemon=True).start()
+    threading.Thread(target=import_compiler, name=WARM_UP_THREAD, daemon=True).start()
 
 
 def lower_thread_priority(nice: int | None = None) -> None:
