@@ -63,3 +63,11 @@ def test_rgba_alpha_is_kept_exactly():
 def test_bad_images_raise(image, message):
     with pytest.raises(StyleTransferError, match=message):
         to_float_rgb(image)
+
+
+def test_every_uint8_level_maps_to_its_fraction_and_back():
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    image = np.stack([levels, levels[::-1], levels.T], axis=2)
+    rgb, alpha, fmt = to_float_rgb(image)
+    np.testing.assert_allclose(rgb, image / 255.0, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(from_float_rgb(rgb, fmt, alpha), image)

@@ -8,7 +8,7 @@ import torch
 
 from napari_styletransfer.fast import memory
 from napari_styletransfer.fast.arbitrary import load_arbitrary, load_predictor
-from napari_styletransfer.fast.layers import reflect_padded_conv
+from napari_styletransfer.fast.layers import StyleConv, phase_weights, reflect_padded_conv
 from napari_styletransfer.fast.multistyle import load_multistyle
 from napari_styletransfer.fast.networks import get_network
 from napari_styletransfer.fast.onnx_weights import dequantise, model_path
@@ -90,8 +90,11 @@ def test_style_predictor_matches_onnxruntime():
     ours, float_ref, int8_ref = style_vectors(smooth_image(256, 256, seed=2))
     assert ours.shape == (1, 100)
     assert np.abs(ours - float_ref).max() < 1e-4
-    # the original graph also rounds every activation to int8: close, not equal
-    assert np.corrcoef(ours.ravel(), int8_ref.ravel())[0, 1] > 0.999
+    # the original graph also rounds every activation to int8: close, not equal. How
+    # close depends on the CPU: onnxruntime's int8 kernels gave 0.999+ with AVX-512,
+    # 0.983 on an AVX2-only EPYC (seeds 0-4, onnxruntime 1.24-1.32), where u8×s8
+    # products saturate in 16 bits
+    assert np.corrcoef(ours.ravel(), int8_ref.ravel())[0, 1] > 0.97
 
 
 def test_arbitrary_transformer_matches_onnxruntime():
@@ -147,6 +150,39 @@ def test_reflect_padded_conv_equals_padding_first(kernel, stride, height, width,
         ours = reflect_padded_conv(conv, x, kernel // 2)
     assert ours.shape == expected.shape
     assert torch.allclose(ours, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("out_channels", "in_channels", "kernel"), [(3, 8, 9), (3, 4, 9), (2, 5, 5)]
+)
+def test_a_convolution_by_phases_equals_the_plain_one(out_channels, in_channels, kernel):
+    torch.manual_seed(kernel + in_channels)
+    weight = torch.randn(out_channels, in_channels, kernel, kernel)
+    bias = torch.randn(out_channels)
+    x = torch.randn(1, in_channels, 20 + kernel - 1, 34 + kernel - 1)  # even output sizes
+    expected = torch.nn.functional.conv2d(x, weight, bias)
+    by_phases = torch.nn.functional.pixel_shuffle(
+        torch.nn.functional.conv2d(
+            torch.nn.functional.pixel_unshuffle(x, 2),
+            phase_weights(weight),
+            bias.repeat_interleave(4),
+        ),
+        2,
+    )
+    assert by_phases.shape == expected.shape
+    assert torch.allclose(by_phases, expected, atol=1e-4)
+
+
+def test_the_last_layers_run_by_phases_in_inference_only():
+    layer = StyleConv(8, 3, 9, norm_index=None, activation=None)
+    even, odd = torch.rand(1, 8, 24, 32), torch.rand(1, 8, 23, 32)
+    with torch.inference_mode():
+        assert layer._by_phases(even) and not layer._by_phases(odd)
+        fast = layer.convolve(even)
+        plain = layer.conv(torch.nn.functional.pad(even, (4,) * 4, mode="reflect"))
+    assert torch.allclose(fast, plain, atol=1e-5)
+    assert not layer._by_phases(even)  # gradients on: training takes the plain path
+    assert not StyleConv(8, 16, 3)._by_phases(even)  # wide outputs: oneDNN is fast there
 
 
 class FakeGlibc:

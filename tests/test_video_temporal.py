@@ -15,6 +15,7 @@ from napari_styletransfer.video.temporal import (
     GridAligner,
     MaskSmoother,
     OutputBlender,
+    global_motion,
     temporal_guide,
 )
 from video_scenes import pan, texture
@@ -94,6 +95,25 @@ def test_grid_alignment_removes_the_stride_flicker_of_a_pan(frames):
     errors_plain = temporal_errors(frames, plain)
     errors_aligned = temporal_errors(frames, aligned)
     assert errors_aligned.mean() < 0.5 * errors_plain.mean()
+
+
+def test_global_motion_of_a_pan_is_its_shift(frames):
+    tracker = FlowTracker()
+    tracker.step(frames[0])
+    pair = tracker.step(frames[1])
+    motion = global_motion(pair)
+    # the view moves by SPEED: the current pixel x was at x + SPEED in the previous frame
+    np.testing.assert_allclose(motion, SPEED, atol=0.2)
+    full = np.median(pair.backward[pair.weights > 0], axis=0)
+    np.testing.assert_allclose(motion, full, atol=0.05)
+
+
+def test_global_motion_without_reliable_pixels_is_zero(frames):
+    tracker = FlowTracker()
+    tracker.step(frames[0])
+    pair = tracker.step(frames[1])
+    pair.weights = np.zeros_like(pair.weights)  # as if everything were occluded
+    np.testing.assert_array_equal(global_motion(pair), [0.0, 0.0])
 
 
 def test_grid_alignment_leaves_a_still_scene_untouched(frames):

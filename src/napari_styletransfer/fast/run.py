@@ -311,7 +311,8 @@ def style_vector(image: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _predict_style(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).to(device)
+    # a copy: the image may be frozen (read-only), which torch.from_numpy warns about
+    tensor = torch.from_numpy(np.array(image, dtype=np.float32)).to(device)
     height, width = tensor.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

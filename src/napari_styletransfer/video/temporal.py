@@ -104,6 +104,22 @@ def _same_size(current: np.ndarray, previous: np.ndarray, what: str) -> None:
         )
 
 
+# the global motion is the median flow over every 4th row and column: on a
+# 512×288 frame the full median took 8 ms, this one 0.5 ms (same shift ±0.01 px
+# on the pan, where the motion is one vector)
+MOTION_SAMPLING = 4
+
+
+def global_motion(pair: FramePair, sampling: int = MOTION_SAMPLING) -> np.ndarray:
+    """The median backward flow (dx, dy) over reliable pixels; zero when none is."""
+    weights = pair.weights[::sampling, ::sampling]
+    flow = pair.backward[::sampling, ::sampling]
+    reliable = weights > 0
+    if not reliable.any():
+        return np.zeros(2)
+    return np.median(flow[reliable], axis=0)
+
+
 class GridAligner:
     """Keep a panning scene at the same phase of a strided network's pixel grid.
 
@@ -131,9 +147,7 @@ class GridAligner:
     def step(self, pair: FramePair | None) -> np.ndarray:
         """The (dx, dy) shift for this frame, from the flow to it (None: first frame)."""
         if pair is not None:
-            reliable = pair.weights > 0
-            if reliable.any():
-                self.offset -= np.median(pair.backward[reliable], axis=0)
+            self.offset -= global_motion(pair)
         remainder = self.offset - self.period * np.round(self.offset / self.period)
         return -remainder
 
