@@ -173,6 +173,22 @@ def test_a_convolution_by_phases_equals_the_plain_one(out_channels, in_channels,
     assert torch.allclose(by_phases, expected, atol=1e-4)
 
 
+@pytest.mark.parametrize(("height", "width"), [(9, 14), (16, 16), (1, 5)])
+def test_an_upsampling_convolution_by_phases_equals_upsampling_first(height, width):
+    torch.manual_seed(height * width)
+    layer = StyleConv(6, 5, 3, upsample=True, bias=True, norm_index=None, activation=None)
+    x = torch.randn(1, 6, height, width).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():  # gradients off, but not inference: the plain path by hand
+        upsampled = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")
+        plain = layer.conv(torch.nn.functional.pad(upsampled, (1,) * 4, mode="reflect"))
+    with torch.inference_mode():
+        assert layer._upsample_by_phases()
+        fused = layer.convolve(x)
+    assert fused.shape == plain.shape == (1, 5, 2 * height, 2 * width)
+    assert torch.allclose(fused, plain, atol=1e-5)
+    assert not layer._upsample_by_phases()  # gradients on: training takes the plain path
+
+
 def test_the_last_layers_run_by_phases_in_inference_only():
     layer = StyleConv(8, 3, 9, norm_index=None, activation=None)
     even, odd = torch.rand(1, 8, 24, 32), torch.rand(1, 8, 23, 32)

@@ -121,15 +121,30 @@ class StyleConv(nn.Module):
 
     def convolve(self, x: torch.Tensor) -> torch.Tensor:
         """Upsample (if asked), pad and convolve: the part before the norm."""
+        if self.upsample and self._upsample_by_phases():
+            # reflect-padding the upsampled input by 1 = upsampling the input padded by
+            # replication (then cropped); the convolution then runs on the small grid
+            weight, bias = self._weights_as(upsampling_phase_weights)
+            padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+            return F.pixel_shuffle(F.conv2d(padded, weight, bias), 2)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         if self._by_phases(x):
             padded = F.pad(x, (self.padding,) * 4, mode="reflect")
-            weight, bias = self._phase_weights()
+            weight, bias = self._weights_as(phase_weights)
             return F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(padded, 2), weight, bias), 2)
         if x.numel() >= LARGE_INPUT:
             return reflect_padded_conv(self.conv, x, self.padding)
         return self.conv(F.pad(x, (self.padding,) * 4, mode="reflect"))
+
+    def _upsample_by_phases(self) -> bool:
+        """Whether to fuse the upsampling into the convolution (:func:`upsampling_phase_weights`).
+
+        For the 3×3 upsampling convolutions: no upsampled copy and no padded
+        copy at the larger size (16→8 channels at 512×288 px: 14 ms → 4.4 ms
+        with the shuffle, measured alternately). Inference only, not in ONNX.
+        """
+        return self.conv.kernel_size[0] == 3 and self.conv.stride[0] == 1 and _inferring()
 
     def _by_phases(self, x: torch.Tensor) -> bool:
         """Whether to run this convolution as :func:`phase_weights` describes.
@@ -142,26 +157,24 @@ class StyleConv(nn.Module):
             self.conv.out_channels < FEW_CHANNELS
             and self.conv.kernel_size[0] >= 5
             and self.conv.stride[0] == 1
-            and not torch.is_grad_enabled()
-            and not torch.onnx.is_in_onnx_export()
+            and _inferring()
             and x.shape[-2] % 2 == 0
             and x.shape[-1] % 2 == 0
         )
 
-    def _phase_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _weights_as(self, transform) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The convolution's weights through ``transform`` and its bias per phase, cached."""
         weight = self.conv.weight
         # trained weights change in place (a version bump); inference tensors have no
         # version, and weights loaded as such are never trained
         version = None if weight.is_inference() else weight._version
-        key = (weight.data_ptr(), version, weight.dtype, weight.device)
-        if getattr(self, "_phase_key", None) != key:
+        key = (transform, weight.data_ptr(), version, weight.dtype, weight.device)
+        cached = getattr(self, "_phase_cache", None)
+        if cached is None or cached[0] != key:
             bias = self.conv.bias
-            self._phase = (
-                phase_weights(weight),
-                None if bias is None else bias.repeat_interleave(4),
-            )
-            self._phase_key = key
-        return self._phase
+            phased = (transform(weight), None if bias is None else bias.repeat_interleave(4))
+            self._phase_cache = cached = (key, phased)
+        return cached[1]
 
     def finish(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
         """Normalise (if this layer has a norm) and apply the activation, in place."""
@@ -204,6 +217,38 @@ def phase_weights(weight: torch.Tensor) -> torch.Tensor:
             for n, v in cols:
                 phased[:, a, b, :, r, s, m, n] = weight[:, :, u, v]
     return phased.reshape(4 * out_channels, 4 * in_channels, taps, taps)
+
+
+def _inferring() -> bool:
+    return not torch.is_grad_enabled() and not torch.onnx.is_in_onnx_export()
+
+
+def upsampling_phase_weights(weight: torch.Tensor) -> torch.Tensor:
+    """A 3×3 convolution after 2× nearest upsampling, as one convolution before it.
+
+    ``pixel_shuffle(conv2d(pad(x, 1, "replicate"), upsampling_phase_weights(w)), 2)``
+    equals ``conv2d(pad(upsample(x, 2), 1, "reflect"), w)``: output pixel
+    (2p + a, 2q + b) sees input rows p − 1 … p + 1 only, each kernel row
+    falling on one of them according to the phase a.
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        O×C×3×3.
+
+    Returns
+    -------
+    torch.Tensor
+        4O×C×3×3; output channel (o, a, b) is phase (a, b) of channel o.
+    """
+    out_channels, in_channels = weight.shape[:2]
+    phased = weight.new_zeros(out_channels, 2, 2, in_channels, 3, 3)
+    for a, b in itertools.product(range(2), repeat=2):
+        for u, v in itertools.product(range(3), repeat=2):
+            # upsampled row 2p + a + u - 1 is input row p + (a + u - 1) // 2
+            m, n = (a + u - 1) // 2 + 1, (b + v - 1) // 2 + 1
+            phased[:, a, b, :, m, n] += weight[:, :, u, v]
+    return phased.reshape(4 * out_channels, in_channels, 3, 3)
 
 
 def reflect_padded_conv(conv: nn.Conv2d, x: torch.Tensor, padding: int) -> torch.Tensor:
