@@ -34,7 +34,6 @@ from ..core.progress import Progress
 from ..devices import out_of_memory_as_error
 from ..errors import StyleTransferError
 from ..quality.optimise import PixelTarget
-from ..video.flow import FramePair
 from ..video.temporal import FlowTracker, GridAligner, MaskSmoother, OutputBlender, temporal_guide
 from .facade import PreparedJob, prepare
 from .methods import METHODS
@@ -201,9 +200,15 @@ def _run_frames(request, frames, masks, count) -> Generator[FrameProgress, None,
     request = _with_frozen_styles(request)
     sequence = _Sequence(request)
     start = time.perf_counter()
-    for t, frame in enumerate(_prepared(sequence, frames, masks, count)):
-        job = frame.job
-        runner = sequence.run(frame)
+    for t, frame in enumerate(frames):
+        if count is not None and t >= count:
+            raise StyleTransferError(f"There are more frames than the {count} announced.")
+        try:
+            frame_request = dataclasses.replace(request, mask=masks(t))
+            job = prepare(frame_request, frame)
+        except StyleTransferError as error:
+            raise StyleTransferError(f"Frame {t}: {error}") from error
+        runner = sequence.run(job)
         report = Progress(0, 0, 0.0, 0.0, "")
         try:
             while True:
@@ -226,22 +231,6 @@ def _run_frames(request, frames, masks, count) -> Generator[FrameProgress, None,
             frame_count=count,
             frame_result=result,
         )
-
-
-def _prepared(sequence, frames, masks, count) -> Generator[_Frame, None, None]:
-    """Each frame prepared for the engine (:meth:`_Sequence.prepare`), in order.
-
-    (Preparing the next frame in a helper thread while the network ran on
-    this one gave no measurable gain on 2 cores: 9.0 vs 9.3 fps at 512 px,
-    medians of six alternating runs; the network already keeps both busy.)
-    """
-    for t, frame in enumerate(frames):
-        if count is not None and t >= count:
-            raise StyleTransferError(f"There are more frames than the {count} announced.")
-        try:
-            yield sequence.prepare(dataclasses.replace(sequence.request, mask=masks(t)), frame)
-        except StyleTransferError as error:
-            raise StyleTransferError(f"Frame {t}: {error}") from error
 
 
 def _with_frozen_styles(request: StylizeRequest) -> StylizeRequest:
@@ -288,15 +277,6 @@ def _frame_report(report: Progress, job: PreparedJob, t, count, start) -> FrameP
     )
 
 
-@dataclass
-class _Frame:
-    """One frame, ready for the engine: its job, the flow to it, fast mode's grid shift."""
-
-    job: PreparedJob
-    pair: FramePair | None
-    shift: np.ndarray | None
-
-
 class _Sequence:
     """What one video run remembers from frame to frame."""
 
@@ -309,27 +289,14 @@ class _Sequence:
         self.smoother = MaskSmoother()
         self.previous: np.ndarray | None = None  # the last working-size result
 
-    def prepare(self, request: StylizeRequest, frame: np.ndarray) -> _Frame:
-        """The frame's job and the flow to it: what depends on the input frames alone.
-
-        Fast mode's grid shift is applied to the job's working image here.
-        """
-        job = prepare(request, frame)
-        pair = self.tracker.step(job.work) if self.temporal else None
-        shift = None
-        if self.temporal and job.request.method == "fast":
-            shift = self.aligner.step(pair)
-            job.work = GridAligner.shift(job.work, shift)
-        return _Frame(job, pair, shift)
-
-    def run(self, frame: _Frame) -> Generator[Progress, None, np.ndarray]:
+    def run(self, job: PreparedJob) -> Generator[Progress, None, np.ndarray]:
         """The engine's generator for this frame, with the temporal parts around it."""
-        job, pair = frame.job, frame.pair
+        pair = self.tracker.step(job.work) if self.temporal else None
         if isinstance(self.request.mask, str):
             job.set_region(self._subject_region(job, pair))
         with out_of_memory_as_error(job.device):
             if job.request.method == "fast":
-                result = yield from self._fast(job, pair, frame.shift)
+                result = yield from self._fast(job, pair)
             else:
                 result = yield from self._quality(job, pair)
         self.previous = result
@@ -344,9 +311,11 @@ class _Sequence:
         subject = mask_from_probability(probability)
         return style_region(subject, job.fmt.height_width, self.request.region)
 
-    def _fast(self, job: PreparedJob, pair, shift) -> Generator[Progress, None, np.ndarray]:
+    def _fast(self, job: PreparedJob, pair) -> Generator[Progress, None, np.ndarray]:
         if not self.temporal:
             return (yield from METHODS["fast"](job))
+        shift = self.aligner.step(pair)
+        job.work = GridAligner.shift(job.work, shift)
         raw = yield from METHODS["fast"](job)
         return self.blender.step(pair, GridAligner.shift(raw, -shift))
 

@@ -157,13 +157,13 @@ def to_float_rgb(
     color = array if fmt.is_gray else array[..., :3]
     if _is_plain_uint8(fmt):  # video frames: float32 is exact here and 3× faster
         scaled = color.astype(np.float32) / np.float32(255.0)
-        return (np.repeat(scaled[..., None], 3, axis=2) if fmt.is_gray else scaled), alpha, fmt
-    # float64, halved: values up to ±1.8e308 neither overflow nor lose their order
-    half = color.astype(np.float64) / 2
-    scaled = ((half - low / 2) / (high / 2 - low / 2)).astype(np.float32)
+    else:
+        # float64, halved: values up to ±1.8e308 neither overflow nor lose their order
+        half = color.astype(np.float64) / 2
+        scaled = np.clip(((half - low / 2) / (high / 2 - low / 2)).astype(np.float32), 0.0, 1.0)
     if fmt.is_gray:
         scaled = np.repeat(scaled[..., None], 3, axis=2)
-    return np.clip(scaled, 0.0, 1.0), alpha, fmt
+    return scaled, alpha, fmt
 
 
 def _is_plain_uint8(fmt: ImageFormat) -> bool:

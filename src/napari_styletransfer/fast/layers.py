@@ -115,6 +115,8 @@ class StyleConv(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, bias=bias)
         self.norm = ConditionalInstanceNorm(norm_index) if norm_index is not None else None
         self.activation = activation
+        # (key, (weight, bias)) of the last phase transform (see _weights_as)
+        self._phase_cache: tuple | None = None
 
     def forward(self, x: torch.Tensor, context: NormContext) -> torch.Tensor:
         return self.finish(self.convolve(x), context)
@@ -169,7 +171,7 @@ class StyleConv(nn.Module):
         # version, and weights loaded as such are never trained
         version = None if weight.is_inference() else weight._version
         key = (transform, weight.data_ptr(), version, weight.dtype, weight.device)
-        cached = getattr(self, "_phase_cache", None)
+        cached = self._phase_cache
         if cached is None or cached[0] != key:
             bias = self.conv.bias
             phased = (transform(weight), None if bias is None else bias.repeat_interleave(4))
