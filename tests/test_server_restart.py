@@ -60,7 +60,10 @@ def test_kill_restart_and_expiry(tmp_path, content):
         assert not list(results.glob(f"{finished}.*"))
         fresh = client.submit(content, "preset:4", **FAST)
         client.wait(fresh)
-        assert (results / f"{fresh}.tiff").is_file()
+        deadline = time.monotonic() + 10  # written a moment after it is announced
+        while not (results / f"{fresh}.tiff").is_file():
+            assert time.monotonic() < deadline, "the result never reached the disk"
+            time.sleep(0.01)
         deadline = time.monotonic() + 20
         while (results / f"{fresh}.tiff").exists():
             assert time.monotonic() < deadline, "the expired result was not removed"

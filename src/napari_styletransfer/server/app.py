@@ -169,7 +169,7 @@ def _add_job_routes(v1: APIRouter, manager: JobManager, config: ServerConfig) ->
             await manager.wait_for_change(job, version, deadline - time.monotonic())
         if job.state != DONE:
             raise _not_ready(job)
-        data = manager.store.result_bytes(job.id)
+        data = manager.result_bytes(job)
         if data is None:
             raise ApiError(410, "gone", "The result has expired or was deleted.")
         return await _image_response(data, kind, f"{job.id}.{kind}")
@@ -398,11 +398,13 @@ async def _image_response(image, kind: str, filename: str) -> Response:
 
     def encode() -> bytes:
         if isinstance(image, bytes):
-            return image if kind == "tiff" else png_bytes(read_tiff_bytes(image))
+            return png_bytes(read_tiff_bytes(image))
         return tiff_bytes(image) if kind == "tiff" else png_bytes(image)
 
+    # stored TIFF bytes asked for as TIFF go out as they are, without a trip to a thread
+    passthrough = isinstance(image, bytes) and kind == "tiff"
     return Response(
-        await run_in_threadpool(encode),
+        image if passthrough else await run_in_threadpool(encode),
         media_type=MEDIA_TYPES[kind],
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )

@@ -2,10 +2,16 @@
 
 Torch releases the GIL while it computes, so a worker thread leaves the HTTP
 event loop responsive. A job is cancelled between two engine steps by closing
-the engine's generator, which frees its memory. Every change of state is
-written to the :class:`~.store.ResultStore` at once; on start, jobs that were
-queued or running when the last server stopped are reported as lost, never
-dropped silently.
+the engine's generator, which frees its memory.
+
+What is written to the :class:`~.store.ResultStore`, and when: a job's record
+when it is accepted (before the client hears "202"), when it has run for a
+second, and when it ends; a result the moment after the job is announced done
+(the waiting clients get it from memory meanwhile, so the disk write is not
+part of anyone's latency). On start, jobs that were queued or running when
+the last server stopped, or whose result had not reached the disk, are
+reported as lost, never dropped silently. After a job is accepted only its
+worker writes its files, so the writes cannot overtake each other.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..api import StylizeRequest, iter_run
 from ..core.progress import Progress
 from ..devices import describe_device
 from ..errors import StyleTransferError
+from ..image_io import tiff_bytes
 from .errors import ApiError
 from .store import ResultStore
 
@@ -36,6 +43,8 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 FINAL = frozenset({DONE, FAILED, CANCELLED})
 LOST = "lost: server restarted before the job finished"
+# a running job's record is rewritten once it has run this long (short jobs skip it)
+RUNNING_RECORD_AFTER = 1.0
 # finished jobs' run times kept for the Retry-After estimate
 _RECENT_RUNS = 20
 
@@ -76,6 +85,8 @@ class Job:
     preview: np.ndarray | None = field(default=None, repr=False)
     preview_version: int = 0
     version: int = 0
+    # the encoded result until it is on disk (served from here meanwhile)
+    result_data: bytes | None = field(default=None, repr=False)
 
     def status(self) -> dict:
         """The job's public status (JSON-able)."""
@@ -377,7 +388,6 @@ class JobManager:
                     return
                 job = self._pending.popleft()
                 job.state, job.started, job.device = RUNNING, time.time(), name
-                self._persist(job)
                 self._changed(job)
             self._run(job, device)
 
@@ -385,6 +395,7 @@ class JobManager:
         inputs, result, error = job.inputs, None, None
         start = time.perf_counter()
         runner = inputs.runner
+        recorded_running = False
         try:
             if device != self.devices[0]:  # prepared for the first device: again for this one
                 runner.close()
@@ -396,6 +407,9 @@ class JobManager:
                 self._report(job, report)
                 if report.done:
                     result = report.result
+                elif not recorded_running and time.perf_counter() - start > RUNNING_RECORD_AFTER:
+                    self._persist(job)
+                    recorded_running = True
         except StyleTransferError as failure:
             error = str(failure)
         except Exception as failure:
@@ -406,19 +420,36 @@ class JobManager:
         finally:
             runner.close()
         if self._stopping.is_set():
-            return  # stays "running" on disk: the next start reports it as lost
+            return  # not final on disk: the next start reports it as lost
+        data = None
         if error is None and result is not None and not job.cancel_requested:
-            error = self._store_result(job, result)
-        self._finish(job, error, time.perf_counter() - start)
+            data = tiff_bytes(result)
+            job.result = {"shape": list(result.shape), "dtype": str(result.dtype)}
+        self._finish(job, error, time.perf_counter() - start, data)
+        self._write_final(job, data)
 
-    def _store_result(self, job: Job, result: np.ndarray) -> str | None:
+    def result_bytes(self, job: Job) -> bytes | None:
+        """A finished job's result as TIFF bytes (from memory until it is on disk)."""
+        with self._lock:
+            data = job.result_data
+        return data if data is not None else self.store.result_bytes(job.id)
+
+    def _write_final(self, job: Job, data: bytes | None) -> None:
+        """Write a finished job's result and record (the worker's, after clients were woken)."""
         try:
-            self.store.save_result(job.id, result)
-        except OSError as error:
-            log.error("cannot store the result of job %s: %s", job.id, error)
-            return f"The result could not be stored on the server: {error}"
-        job.result = {"shape": list(result.shape), "dtype": str(result.dtype)}
-        return None
+            if data is not None:
+                self.store.save_result(job.id, data)
+            with self._lock:
+                record = job.status()
+            self.store.save_record(record)
+        except OSError as error:  # served from memory while this server runs; lost after
+            log.error("cannot store job %s: %s", job.id, error)
+            return
+        with self._lock:
+            job.result_data = None
+            deleted = self._jobs.get(job.id) is not job
+        if deleted:  # deleted by a client while it was being written
+            self.store.delete(job.id)
 
     def _report(self, job: Job, report) -> None:
         with self._lock:
@@ -430,17 +461,16 @@ class JobManager:
                 job.preview_version += 1
             self._changed(job)
 
-    def _finish(self, job: Job, error: str | None, seconds: float) -> None:
+    def _finish(self, job: Job, error: str | None, seconds: float, data: bytes | None) -> None:
         with self._lock:
             if job.cancel_requested:
                 job.state = CANCELLED
             elif error is not None:
                 job.state, job.error = FAILED, error
             else:
-                job.state = DONE
+                job.state, job.result_data = DONE, data
             job.finished, job.inputs, job.preview = time.time(), None, None
             self._recent.append(seconds)
-            self._persist(job)
             self._changed(job)
         log.info("job %s %s in %.3f s", job.id, job.state, seconds)
         self._on_finished(job, seconds)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import StyleTransferError
 from ..files import atomic_output
-from ..image_io import read_tiff_bytes, tiff_bytes
+from ..image_io import read_tiff_bytes
 
 log = logging.getLogger("napari_styletransfer.server")
 
@@ -77,9 +77,9 @@ class ResultStore:
         """Write a job's status (atomically)."""
         _write_atomic(self._path(record["id"], ".json"), json.dumps(record).encode("utf-8"))
 
-    def save_result(self, job_id: str, image: np.ndarray) -> None:
-        """Write a job's result as a lossless TIFF (atomically)."""
-        _write_atomic(self._path(job_id, ".tiff"), tiff_bytes(image))
+    def save_result(self, job_id: str, data: bytes) -> None:
+        """Write a job's result, encoded by :func:`~..image_io.tiff_bytes` (atomically)."""
+        _write_atomic(self._path(job_id, ".tiff"), data)
 
     def result_bytes(self, job_id: str) -> bytes | None:
         """The stored result as TIFF bytes, or None when there is none."""
