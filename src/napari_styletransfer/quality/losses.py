@@ -64,6 +64,21 @@ def style_loss(
     return total
 
 
+def relative_layer_weights(
+    targets: dict[str, torch.Tensor], layer_weights: dict[str, float]
+) -> dict[str, float]:
+    """Each style layer's weight divided by the mean square of its target Gram matrix.
+
+    Raw Gram MSEs differ ~10⁴× between layers (relu4_1 ≫ relu1_1, relu5_1), so
+    an unweighted sum all but ignores the finest and the coarsest texture; so
+    divided, each layer's error counts relative to its target's size.
+    """
+    return {
+        name: weight / float(targets[name].square().mean().clamp_min(1e-12))
+        for name, weight in layer_weights.items()
+    }
+
+
 def content_loss(
     features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
 ) -> torch.Tensor:

@@ -18,7 +18,14 @@ from ..core.arrays import resize, to_numpy, to_tensor
 from ..core.progress import Progress
 from ..core.vgg import VGG19Features, load_vgg19
 from ..devices import autocast_for, describe_device, resolve_precision
-from .losses import content_loss, gram, pixel_target_loss, style_loss, total_variation
+from .losses import (
+    content_loss,
+    gram,
+    pixel_target_loss,
+    relative_layer_weights,
+    style_loss,
+    total_variation,
+)
 from .pyramid import Level, plan_levels
 from .settings import QualitySettings
 
@@ -80,13 +87,8 @@ class Objective:
         with torch.no_grad():
             self.content_targets = self._content_targets(content)
             self.style_targets = self._style_targets(styles, blend)
-        # each layer's Gram error counts relative to its target's size: raw Gram MSEs
-        # differ ~10⁴× between layers (relu4_1 ≫ relu1_1, relu5_1), so the finest and the
-        # coarsest texture were all but ignored (benchmarks.md, quality suite)
-        self.layer_weights = {
-            name: weight / float(self.style_targets[name].square().mean().clamp_min(1e-12))
-            for name, weight in settings.layer_weights().items()
-        }
+        # raw Gram errors ignored the finest and coarsest texture (benchmarks.md, quality suite)
+        self.layer_weights = relative_layer_weights(self.style_targets, settings.layer_weights())
 
     def _features(self, image: torch.Tensor, layers: Sequence[str]) -> dict:
         with autocast_for(self.device, self.precision):

@@ -1,11 +1,10 @@
 """The perceptual loss of Johnson et al. (2016): quality mode's loss, over a batch of photos.
 
 The terms are quality mode's own (:mod:`napari_styletransfer.quality.losses`:
-Gram-matrix style loss, feature content loss, total variation) on the same
-VGG19 with the same layers (:class:`napari_styletransfer.quality.settings.QualitySettings`).
-One difference: the style term sums raw Gram errors with the weight it was tuned
-with (``RAW_GRAM_STYLE_WEIGHT``), where quality mode weighs each layer by its
-target's size. The painting's Gram matrices are computed once, at the working size.
+Gram-matrix style loss with each layer weighed relative to its target's size,
+feature content loss, total variation) on the same VGG19 with the same layers
+and weights (:class:`napari_styletransfer.quality.settings.QualitySettings`).
+The painting's Gram matrices are computed once, at the working size.
 """
 
 from __future__ import annotations
@@ -16,7 +15,13 @@ import torch
 from ...core.arrays import fit_size, resize_array, to_tensor
 from ...core.vgg import load_vgg19
 from ...devices import autocast_for
-from ...quality.losses import content_loss, gram, style_loss, total_variation
+from ...quality.losses import (
+    content_loss,
+    gram,
+    relative_layer_weights,
+    style_loss,
+    total_variation,
+)
 from ...quality.settings import QualitySettings
 
 
@@ -48,13 +53,14 @@ class PerceptualLoss:
     ):
         self.settings, self.device, self.precision = settings, device, precision
         self.vgg = load_vgg19(device, settings.pooling)
-        self.layer_weights = settings.layer_weights()
         self.layers = tuple(dict.fromkeys((*settings.content_layers, *settings.style_layers)))
         side = max(16, round(work_size * settings.style_scale))
         style = resize_array(painting, fit_size(*painting.shape[:2], side))
         with torch.no_grad():
             feats = self._features(to_tensor(style, device), settings.style_layers)
             self.style_targets = {k: gram(v) for k, v in feats.items()}
+        # as in quality mode: summed raw, relu4_1 drowned out the finest and coarsest texture
+        self.layer_weights = relative_layer_weights(self.style_targets, settings.layer_weights())
 
     def _features(self, images: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         with autocast_for(self.device, self.precision):

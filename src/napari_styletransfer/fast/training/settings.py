@@ -10,8 +10,6 @@ from .models import INITS
 
 DEFAULT_PRESET_NETWORK = "arbitrary"
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-# style weight of the training loss (it sums raw Gram errors) when none is given
-RAW_GRAM_STYLE_WEIGHT = 100.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,8 @@ class LearnSettings:
         Where a preset starts: "predicted" (arbitrary), "nearest" or "mean"
         (multistyle).
     content_weight, style_weight, tv_weight : float or None
-        Loss weights (when None: quality mode's content and TV weights, and
-        :data:`RAW_GRAM_STYLE_WEIGHT` for the style, whose raw Gram errors it sums).
+        Loss weights (when None: quality mode's, whose style loss the training
+        loss also weighs layer by layer relative to the painting's Gram matrices).
     style_scale : float
         Painting size relative to ``work_size`` (bigger → bigger strokes).
     precision : {"auto", "fp32", "bf16", "fp16"}
@@ -131,9 +129,6 @@ class LearnSettings:
             for name in ("content_weight", "style_weight", "tv_weight")
             if getattr(self, name) is not None
         }
-        # the training loss sums raw Gram errors (quality mode weighs each layer by its
-        # target's size, with style_weight 1e7): keep the weight it was tuned with
-        weights.setdefault("style_weight", RAW_GRAM_STYLE_WEIGHT)
         return QualitySettings(**weights, style_scale=self.style_scale)
 
     def as_dict(self) -> dict:
