@@ -426,7 +426,7 @@ class JobManager:
             data = tiff_bytes(result)
             job.result = {"shape": list(result.shape), "dtype": str(result.dtype)}
         self._finish(job, error, time.perf_counter() - start, data)
-        self._write_final(job, data)
+        self._write_final(job, data if job.state == DONE else None)  # cancelled at the end: none
 
     def result_bytes(self, job: Job) -> bytes | None:
         """A finished job's result as TIFF bytes (from memory until it is on disk)."""
