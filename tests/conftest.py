@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import tempfile
 
 import numpy as np
 import pytest
 
+from napari_styletransfer.fast.folders import DATA_DIR_ENV
 from napari_styletransfer.widgets.runner import preload_triton
+
+# the user's own learned styles (a benchmark's, say) must not show up in any test,
+# nor in the servers and CLIs the tests start: they all get an empty data folder
+os.environ[DATA_DIR_ENV] = tempfile.mkdtemp(prefix="napari-styletransfer-data-")
 
 # whatever the test order: triton must bind its own LLVM before Mesa's is loaded
 # by the first napari viewer (see preload_triton)
